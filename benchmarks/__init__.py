@@ -1,0 +1,1 @@
+"""Benchmarks that justify the library's defaults; timing lives here, never in test assertions."""

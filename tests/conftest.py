@@ -1,0 +1,38 @@
+"""Fixtures shared by every test: pinned apps and stacks, and JSON snapshots of normalized templates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from syrupy.assertion import SnapshotAssertion
+from syrupy.extensions.json import JSONSnapshotExtension
+
+from tests.harness import new_app, new_stack, normalize_template
+
+
+@pytest.fixture
+def app() -> cdk.App:
+    """A fresh app with the pinned feature flags."""
+    return new_app()
+
+
+@pytest.fixture
+def stack(app: cdk.App) -> cdk.Stack:
+    """A fresh stack in the fixed test environment."""
+    return new_stack(app)
+
+
+@pytest.fixture
+def template_snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """A syrupy snapshot stored as JSON; compare it with ``normalized(template)``.
+
+    Update snapshots after an intended change with ``./dev snapshot-update``.
+    """
+    return snapshot.use_extension(JSONSnapshotExtension)
+
+
+def normalized(template: dict[str, Any]) -> dict[str, Any]:
+    """Shorthand used by snapshot tests."""
+    return normalize_template(template)
