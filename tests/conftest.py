@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import aws_cdk as cdk
@@ -33,6 +34,6 @@ def template_snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     return snapshot.use_extension(JSONSnapshotExtension)
 
 
-def normalized(template: dict[str, Any]) -> dict[str, Any]:
+def normalized(template: Mapping[str, Any]) -> dict[str, Any]:
     """Shorthand used by snapshot tests."""
     return normalize_template(template)

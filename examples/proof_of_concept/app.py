@@ -16,6 +16,8 @@ from aws_cdk import aws_ec2 as ec2
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
+from mlflow_sagemaker_constructs import SecureMlflowService
+
 FEATURE_FLAGS: dict[str, Any] = json.loads(
     (Path(__file__).resolve().parent.parent / "cdk_feature_flags.json").read_text()
 )
@@ -64,13 +66,30 @@ def drop_redundant_provider_dependency(stack: cdk.Stack) -> None:
         handler.add_deletion_override("DependsOn")
 
 
+class MlflowStack(cdk.Stack):
+    """The MLflow tracking server and registry in the proof-of-concept VPC."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, vpc: ec2.IVpc, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.mlflow = SecureMlflowService(self, "Mlflow", vpc=vpc)
+        cdk.CfnOutput(self, "InVpcUrl", value=self.mlflow.internal_url, description="MLflow URL inside the VPC")
+        assert self.mlflow.admin_secret is not None
+        cdk.CfnOutput(
+            self,
+            "AdminSecretName",
+            value=self.mlflow.admin_secret.secret_name,
+            description="Secrets Manager secret with the MLflow admin username and password",
+        )
+
+
 def build(app: cdk.App) -> None:
     """Add the proof-of-concept stacks to ``app``."""
     env = cdk.Environment(
         account=os.environ.get("CDK_DEFAULT_ACCOUNT", "123456789012"),
         region=os.environ.get("CDK_DEFAULT_REGION", "us-east-1"),
     )
-    NetworkStack(app, "MlflowPocNetwork", env=env)
+    network = NetworkStack(app, "MlflowPocNetwork", env=env)
+    MlflowStack(app, "MlflowPocServer", vpc=network.vpc, env=env)
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness import assert_cfn_lint_clean, read_nag_report
+from tests.harness.nag import acknowledgements
 from tests.harness.app import REPO_ROOT
 
 EXAMPLES = sorted(p.parent for p in (REPO_ROOT / "examples").glob("*/app.py"))
@@ -33,6 +34,9 @@ def test_example_synthesizes_clean(example: Path, tmp_path: Path) -> None:
     nag = read_nag_report(tmp_path)
     assert not nag.findings, "\n".join(str(f) for f in nag.findings)
     assert result.returncode == 0, result.stdout + result.stderr
+
+    for (path, rule), reason in acknowledgements(tmp_path).items():
+        assert len(reason.split()) >= 8, f"acknowledgement of {rule} at {path} needs a specific reason: {reason!r}"
 
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert not manifest.get("missing"), f"synthesis needs lookups: {manifest['missing']}"

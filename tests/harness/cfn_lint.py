@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,7 @@ class CfnLintFinding:
         return f"{self.rule} at {self.path}: {self.message}"
 
 
-def cfn_lint_findings(template: dict[str, Any], region: str = "us-east-1") -> list[CfnLintFinding]:
+def cfn_lint_findings(template: Mapping[str, Any], region: str = "us-east-1") -> list[CfnLintFinding]:
     """Every error and warning cfn-lint reports for ``template`` in ``region``."""
     matches = lint(json.dumps(template), config=ManualArgs(regions=[region]))
     return [
@@ -34,9 +35,7 @@ def cfn_lint_findings(template: dict[str, Any], region: str = "us-east-1") -> li
     ]
 
 
-def assert_cfn_lint_clean(
-    template: dict[str, Any], name: str = "template", region: str = "us-east-1"
-) -> None:
+def assert_cfn_lint_clean(template: Mapping[str, Any], name: str = "template", region: str = "us-east-1") -> None:
     """Fail with every finding listed when cfn-lint reports anything for ``template``."""
     findings = cfn_lint_findings(template, region)
     if findings:

@@ -33,7 +33,9 @@ def nag_findings(app: cdk.App) -> list[NagFinding]:
     """
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     try:
-        app.synth()
+        # force: Template.from_stack() may already have synthesized the app, and a cached assembly would
+        # skip the plugin silently.
+        app.synth(force=True)
     except RuntimeError as error:
         if "ValidationFailed" not in str(error) and "Validation failed" not in str(error):
             raise
@@ -54,17 +56,11 @@ def read_nag_report(assembly_dir: Path) -> NagReport:
     No report file means no validation plugin failed and nothing was acknowledged.
     """
     report_path = assembly_dir / "validation-report.json"
-    if not report_path.exists():
-        return NagReport(findings=[], acknowledged=0)
-    report = json.loads(report_path.read_text())
+    report = json.loads(report_path.read_text()) if report_path.exists() else {}
     findings = []
-    acknowledged = 0
     for plugin in report.get("pluginReports", []):
         if plugin.get("pluginName") != NAG_PLUGIN:
             continue
-        acknowledged += sum(
-            len(v.get("violatingConstructs", [])) for v in plugin.get("suppressedViolations", [])
-        )
         for violation in plugin.get("violations", []):
             for construct in violation.get("violatingConstructs", []):
                 findings.append(
@@ -75,7 +71,26 @@ def read_nag_report(assembly_dir: Path) -> NagReport:
                         description=violation.get("description", ""),
                     )
                 )
-    return NagReport(findings=sorted(findings, key=lambda f: (f.path, f.rule)), acknowledged=acknowledged)
+    return NagReport(
+        findings=sorted(findings, key=lambda f: (f.path, f.rule)), acknowledged=len(acknowledgements(assembly_dir))
+    )
+
+
+def acknowledgements(assembly_dir: Path) -> dict[tuple[str, str], str]:
+    """Every AwsSolutions acknowledgement in the assembly: (construct path, rule id) -> reason.
+
+    CDK records ``Validations.of(...).acknowledge(...)`` as ``aws:cdk:acknowledged-rules`` metadata.
+    """
+    found: dict[tuple[str, str], str] = {}
+    for metadata_file in assembly_dir.glob("*.metadata.json"):
+        for path, entries in json.loads(metadata_file.read_text()).items():
+            for entry in entries:
+                if entry.get("type") != "aws:cdk:acknowledged-rules":
+                    continue
+                for rule, reason in entry.get("data", {}).items():
+                    if "AwsSolutions-" in rule:
+                        found[(path, rule.split("::", 1)[-1])] = reason
+    return found
 
 
 def assert_nag_clean(app: cdk.App) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 # Asset hashes (sha256 hex) appear in S3 keys, ECR image tags and asset metadata.
@@ -29,7 +30,7 @@ def _normalize_str(value: str) -> str:
     return value
 
 
-def normalize_template(template: dict[str, Any]) -> dict[str, Any]:
+def normalize_template(template: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of ``template`` with asset hashes replaced and CDK bookkeeping removed.
 
     Removed: ``Metadata`` entries that only record construct paths and asset locations, the CDK

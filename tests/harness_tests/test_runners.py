@@ -96,3 +96,15 @@ def test_snapshot_normalization_replaces_asset_hashes_and_drops_bookkeeping() ->
             "Fn": {"Type": "AWS::Lambda::Function", "Properties": {"Code": {"S3Key": "<asset-hash>.zip"}}}
         }
     }
+
+
+def test_acknowledgements_are_counted_with_their_reasons() -> None:
+    app = _unencrypted_bucket_app(acknowledge=True)
+    report = nag_findings(app)
+    assert report == []
+    from pathlib import Path
+
+    from tests.harness.nag import acknowledgements
+
+    found = acknowledgements(Path(app.outdir))
+    assert found == {("/TestStack/Bucket", "AwsSolutions-S1"): "Test bucket: access logs are not needed."}

