@@ -546,7 +546,9 @@ def test_two_instances_synthesize_side_by_side() -> None:
     template = Template.from_stack(stack)
     template.resource_count_is("AWS::RDS::DBCluster", 2)
     template.resource_count_is("AWS::ElasticLoadBalancingV2::LoadBalancer", 2)
-    rendered = json.dumps({k: v for k, v in template.to_json()["Resources"].items() if v["Type"] != "AWS::RDS::DBInstance"})
+    rendered = json.dumps(
+        {k: v for k, v in template.to_json()["Resources"].items() if v["Type"] != "AWS::RDS::DBInstance"}
+    )
     for physical_name in (
         '"BucketName"',
         '"ClusterName"',

@@ -16,7 +16,7 @@ from aws_cdk import aws_ec2 as ec2
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
-from mlflow_sagemaker_constructs import SecureMlflowService
+from mlflow_sagemaker_constructs import EdgeAuthorization, PrivateHttpApi, SecureMlflowService
 
 FEATURE_FLAGS: dict[str, Any] = json.loads(
     (Path(__file__).resolve().parent.parent / "cdk_feature_flags.json").read_text()
@@ -35,12 +35,8 @@ class NetworkStack(cdk.Stack):
             nat_gateways=1,
             subnet_configuration=[
                 ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
-                ec2.SubnetConfiguration(
-                    name="private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=22
-                ),
-                ec2.SubnetConfiguration(
-                    name="data", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24
-                ),
+                ec2.SubnetConfiguration(name="private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=22),
+                ec2.SubnetConfiguration(name="data", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24),
             ],
             flow_logs={"all": ec2.FlowLogOptions(traffic_type=ec2.FlowLogTrafficType.ALL)},
         )
@@ -72,6 +68,18 @@ class MlflowStack(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, *, vpc: ec2.IVpc, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.mlflow = SecureMlflowService(self, "Mlflow", vpc=vpc)
+        # Laptops, browsers and CI reach the private load balancer through the HTTP API. MLflow's basic-auth
+        # checks every request; IAM at the edge would take the Authorization header that basic-auth reads.
+        self.api = PrivateHttpApi(
+            self,
+            "Api",
+            vpc=vpc,
+            listener=self.mlflow.listener,
+            authorization=EdgeAuthorization.NONE,
+            server_authenticates=True,
+        )
+        self.mlflow.add_allowed_host(self.api.host_header)
+        cdk.CfnOutput(self, "ApiUrl", value=self.api.url, description="MLflow URL through the HTTP API")
         cdk.CfnOutput(self, "InVpcUrl", value=self.mlflow.internal_url, description="MLflow URL inside the VPC")
         assert self.mlflow.admin_secret is not None
         cdk.CfnOutput(

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     )
     from mlflow_sagemaker_constructs.secure_mlflow_service import ArtifactAccess as ArtifactAccess
     from mlflow_sagemaker_constructs.secure_mlflow_service import SecureMlflowService as SecureMlflowService
+    from mlflow_sagemaker_constructs.private_http_api import EdgeAuthorization as EdgeAuthorization
+    from mlflow_sagemaker_constructs.private_http_api import PrivateHttpApi as PrivateHttpApi
     from mlflow_sagemaker_constructs.server_image import ServerImage as ServerImage
 
 try:
@@ -39,6 +41,8 @@ _EXPORTS = {
     "DefaultPermission": "authentication",
     "MlflowAuthentication": "authentication",
     "ServerImage": "server_image",
+    "EdgeAuthorization": "private_http_api",
+    "PrivateHttpApi": "private_http_api",
 }
 
 __all__ = ["MLFLOW_VERSION", "__version__", *sorted(_EXPORTS)]

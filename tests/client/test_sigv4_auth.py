@@ -217,9 +217,7 @@ def test_verifier_accepts_the_aws_test_suite_vectors(target: str, signature: str
     headers = [("Host", "example.amazonaws.com"), ("X-Amz-Date", "20150830T123600Z")]
     assert verifier.verify("GET", target, [*headers, ("Authorization", authorization)], b"") is None
     tampered = authorization[:-1] + ("0" if authorization[-1] != "0" else "1")
-    assert (
-        verifier.verify("GET", target, [*headers, ("Authorization", tampered)], b"") == "signature mismatch"
-    )
+    assert verifier.verify("GET", target, [*headers, ("Authorization", tampered)], b"") == "signature mismatch"
     assert verifier.verify("GET", target + "x", [*headers, ("Authorization", authorization)], b"") is not None
 
 
@@ -390,9 +388,7 @@ class MlflowServer:
 def _start_mlflow_server(root: Path, artifacts: Path, port: int) -> subprocess.Popen[bytes] | None:
     """Start ``mlflow server`` and wait until it is healthy; None if it exited (e.g. port taken)."""
     env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("AWS_", "MLFLOW_", "PYTEST_", "COV_"))
+        name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "MLFLOW_", "PYTEST_", "COV_"))
     }
     env |= {
         "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
@@ -564,23 +560,17 @@ def test_entry_point_is_discoverable_and_registered_with_mlflow(signing_env: Non
             "eu-central-1",
             id="vpce-host",
         ),
-        pytest.param(
-            {}, "https://abc.execute-api.cn-north-1.amazonaws.com.cn", "cn-north-1", id="china-host"
-        ),
+        pytest.param({}, "https://abc.execute-api.cn-north-1.amazonaws.com.cn", "cn-north-1", id="china-host"),
         pytest.param(
             {"AWS_REGION": "us-west-2", "AWS_DEFAULT_REGION": "eu-north-1"},
             "https://mlflow.example.com",
             "us-west-2",
             id="aws-region",
         ),
-        pytest.param(
-            {"AWS_DEFAULT_REGION": "eu-north-1"}, "http://127.0.0.1:5000", "eu-north-1", id="default"
-        ),
+        pytest.param({"AWS_DEFAULT_REGION": "eu-north-1"}, "http://127.0.0.1:5000", "eu-north-1", id="default"),
     ],
 )
-def test_region_resolution(
-    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], url: str, expected: str
-) -> None:
+def test_region_resolution(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], url: str, expected: str) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert sigv4_auth.resolve_region(url) == expected
@@ -627,9 +617,7 @@ def test_missing_botocore_error_tells_how_to_install(monkeypatch: pytest.MonkeyP
 
 def test_url_is_rewritten_to_aws_canonical_encoding() -> None:
     url = "http://h:8080/a b/c%2Fd/%7Ex?name=my+exp&plus=%2B&blank&&utf=%C3%A9#frag"
-    assert sigv4_auth._canonical_url(url) == (
-        "http://h:8080/a%20b/c%2Fd/~x?name=my%20exp&plus=%2B&blank=&utf=%C3%A9"
-    )
+    assert sigv4_auth._canonical_url(url) == ("http://h:8080/a%20b/c%2Fd/~x?name=my%20exp&plus=%2B&blank=&utf=%C3%A9")
 
 
 def test_seekable_file_body_is_hashed_in_place_and_rewound(signing_env: None) -> None:
@@ -710,13 +698,9 @@ def test_mlflow_client_without_the_plugin_is_forbidden(
 @pytest.mark.parametrize(
     ("identity", "reason"),
     [
-        pytest.param(
-            Identity(ROLE.access_key, "not-the-secret", ROLE.token), "signature mismatch", id="secret"
-        ),
+        pytest.param(Identity(ROLE.access_key, "not-the-secret", ROLE.token), "signature mismatch", id="secret"),
         pytest.param(Identity("AKIAUNKNOWNKEY", "whatever", None), "unknown access key", id="access-key"),
-        pytest.param(
-            Identity(ROLE.access_key, ROLE.secret_key, "stale"), "invalid security token", id="token"
-        ),
+        pytest.param(Identity(ROLE.access_key, ROLE.secret_key, "stale"), "invalid security token", id="token"),
     ],
 )
 def test_wrong_credentials_are_forbidden(
@@ -728,9 +712,7 @@ def test_wrong_credentials_are_forbidden(
     assert [(o.status, o.reason, o.access_key) for o in proxy.take()] == [(403, reason, identity.access_key)]
 
 
-def test_wrong_region_is_forbidden(
-    proxy: SigV4Proxy, plugin_enabled: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_wrong_region_is_forbidden(proxy: SigV4Proxy, plugin_enabled: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFLOW_SIGV4_REGION", "us-east-1")
     with pytest.raises(MlflowException, match="Forbidden"):
         MlflowClient(tracking_uri=proxy.url).search_experiments()
@@ -768,9 +750,7 @@ def test_body_kinds_are_signed_as_sent(
     assert echo["chunked"] is False
 
 
-def test_file_upload_is_signed_from_its_current_position(
-    proxy: SigV4Proxy, signing_env: None, tmp_path: Path
-) -> None:
+def test_file_upload_is_signed_from_its_current_position(proxy: SigV4Proxy, signing_env: None, tmp_path: Path) -> None:
     content = os.urandom(3 * 1024 * 1024 + 17)
     upload = tmp_path / "weights.bin"
     upload.write_bytes(content)
@@ -857,9 +837,7 @@ def _tamper_date(request: requests.PreparedRequest) -> None:
     request.headers["X-Amz-Date"] = (signed_at + dt.timedelta(seconds=1)).strftime("%Y%m%dT%H%M%SZ")
 
 
-@pytest.mark.parametrize(
-    "tamper", [_tamper_body, _tamper_path, _tamper_query, _tamper_content_type, _tamper_date]
-)
+@pytest.mark.parametrize("tamper", [_tamper_body, _tamper_path, _tamper_query, _tamper_content_type, _tamper_date])
 def test_requests_changed_after_signing_are_forbidden(
     proxy: SigV4Proxy, signing_env: None, tamper: Callable[[requests.PreparedRequest], None]
 ) -> None:

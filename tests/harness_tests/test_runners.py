@@ -92,9 +92,7 @@ def test_snapshot_normalization_replaces_asset_hashes_and_drops_bookkeeping() ->
         "Rules": {"CheckBootstrapVersion": {}},
     }
     assert normalize_template(template) == {
-        "Resources": {
-            "Fn": {"Type": "AWS::Lambda::Function", "Properties": {"Code": {"S3Key": "<asset-hash>.zip"}}}
-        }
+        "Resources": {"Fn": {"Type": "AWS::Lambda::Function", "Properties": {"Code": {"S3Key": "<asset-hash>.zip"}}}}
     }
 
 

@@ -756,6 +756,9 @@ def run_entrypoint(
     port = int(full_env[contract.PORT])
     log_dir.mkdir(parents=True, exist_ok=True)
     log_file = log_dir / f"{name}-{port}.log"
+    # Its own working directory, like the image's WORKDIR: nothing lands in the checkout.
+    workdir = log_dir / f"{name}-{port}.cwd"
+    workdir.mkdir(exist_ok=True)
     with log_file.open("wb") as log:
         started_at = time.monotonic()
         process = subprocess.Popen(
@@ -763,6 +766,7 @@ def run_entrypoint(
             stdout=log,
             stderr=subprocess.STDOUT,
             env=full_env,
+            cwd=workdir,
             start_new_session=True,
         )
     _write_pid_file(log_dir / f"{name}-{port}.pid", process.pid)

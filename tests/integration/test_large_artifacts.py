@@ -134,14 +134,17 @@ def test_api_gateway_limits_are_enforced(
     assert fetched.content == payload
 
     # MLflow's client with MLflow's default settings fails through the gateway both ways.
-    use_server(api_gateway.url, auth)
+    client = use_server(api_gateway.url, auth)
     for key in API_GATEWAY_CLIENT_ENV:
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD", "false")
     with pytest.raises((MlflowException, requests.exceptions.RequestException)):
         client.download_artifacts(run_id, "medium.bin", str(tmp_path / "download"))
+    # A new run: MLflow's client caches the artifact repository (with its resolved URL) per run.
+    gateway_run_id = _new_run(client, "gateway-limits-upload")
     with pytest.raises((MlflowException, requests.exceptions.RequestException)):
-        client.log_artifact(run_id, str(medium), "again")
+        client.log_artifact(gateway_run_id, str(medium))
+    assert ("PUT", 413) in {(method, status) for method, _, status, _, _ in api_gateway.requests_seen()}
 
 
 @pytest.mark.parametrize("multipart_download", ["auto", "false"])

@@ -285,6 +285,19 @@ def test_server_command_runs_mlflow_with_this_interpreter() -> None:
     assert command[:4] == [sys.executable, "-m", "mlflow", "server"]
 
 
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ([], []),
+        (["--static-prefix", "/x"], ["--static-prefix", "/x"]),
+        ([*contract.CONTAINER_COMMAND], []),
+        ([contract.ENTRYPOINT_PATH, "--static-prefix", "/x"], ["--static-prefix", "/x"]),
+    ],
+)
+def test_a_repeated_container_command_is_not_passed_to_mlflow(argv: list[str], expected: list[str]) -> None:
+    assert entrypoint.server_arguments(argv) == expected
+
+
 def test_server_environment(tmp_path: Path) -> None:
     settings = settings_for(DB_POOL="null", ALLOWED_HOSTS="alb.example")
     base = {**env_for(DB_POOL="null"), "PATH": "/usr/bin", "MLFLOW_REGISTRY_STORE_URI": "sqlite:///x.db"}

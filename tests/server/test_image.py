@@ -76,10 +76,10 @@ def test_healthcheck_is_the_task_definition_health_check() -> None:
     assert contract.HEALTH_CHECK_COMMAND[0] == "CMD"
 
 
-def test_command_is_the_container_command_and_there_is_no_entrypoint() -> None:
-    assert json.loads(only("CMD")) == contract.CONTAINER_COMMAND
-    # An ENTRYPOINT would turn a task definition's command into arguments of it.
-    assert not [rest for kw, rest in instructions() if kw == "ENTRYPOINT"]
+def test_entrypoint_is_the_container_command_and_there_is_no_cmd() -> None:
+    assert json.loads(only("ENTRYPOINT")) == contract.CONTAINER_COMMAND
+    # The task definition sets the same entryPoint; a CMD would only add arguments to it.
+    assert not [rest for kw, rest in instructions() if kw == "CMD"]
 
 
 def test_entrypoint_and_contract_are_copied_where_the_command_expects_them() -> None:

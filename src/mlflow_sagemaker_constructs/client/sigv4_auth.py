@@ -149,9 +149,7 @@ def resolve_credentials() -> Credentials:
     try:
         credentials = session.get_credentials()
     except Exception as exc:
-        raise SigV4AuthError(
-            f"MLFLOW_TRACKING_AUTH={PROVIDER_NAME}: resolving AWS credentials failed: {exc}"
-        ) from exc
+        raise SigV4AuthError(f"MLFLOW_TRACKING_AUTH={PROVIDER_NAME}: resolving AWS credentials failed: {exc}") from exc
     if credentials is None:
         # Not cached: credentials configured later in the same process are picked up.
         raise SigV4AuthError(

@@ -823,6 +823,20 @@ def prepare_databases(settings: Settings) -> None:
 # --------------------------------------------------------------------------------------------------
 
 
+def server_arguments(argv: Sequence[str]) -> list[str]:
+    """The extra ``mlflow server`` arguments among ``argv``.
+
+    A runtime that sets ``contract.CONTAINER_COMMAND`` as entry point *and* as command would repeat
+    it here; that repetition is dropped instead of handed to ``mlflow server``.
+    """
+    args = list(argv)
+    for prefix in (contract.CONTAINER_COMMAND, contract.CONTAINER_COMMAND[1:]):
+        if args[: len(prefix)] == prefix:
+            log(f"ignoring repeated container command {' '.join(prefix)!r} in the arguments")
+            return args[len(prefix) :]
+    return args
+
+
 def server_command(settings: Settings, extra_args: Sequence[str] = ()) -> list[str]:
     return [sys.executable, "-m", "mlflow", *build_server_args(settings, extra_args)]
 
@@ -839,7 +853,7 @@ def main(
     exec_server: Callable[[Sequence[str], Mapping[str, str]], NoReturn] = _exec,
 ) -> int:
     """Prepare everything, then exec the server; return an exit code only on failure."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    args = server_arguments(sys.argv[1:] if argv is None else argv)
     environ = dict(os.environ if env is None else env)
     started = time.monotonic()
     try:
