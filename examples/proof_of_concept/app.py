@@ -16,7 +16,7 @@ from aws_cdk import aws_ec2 as ec2
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
-from mlflow_sagemaker_constructs import EdgeAuthorization, PrivateHttpApi, SecureMlflowService
+from mlflow_sagemaker_constructs import EdgeAuthorization, PrivateHttpApi, SecureMlflowService, StudioDomainOrUser
 
 FEATURE_FLAGS: dict[str, Any] = json.loads(
     (Path(__file__).resolve().parent.parent / "cdk_feature_flags.json").read_text()
@@ -80,6 +80,14 @@ class MlflowStack(cdk.Stack):
         )
         self.mlflow.add_allowed_host(self.api.host_header)
         cdk.CfnOutput(self, "ApiUrl", value=self.api.url, description="MLflow URL through the HTTP API")
+        # SageMaker Studio in the same VPC: JupyterLab and training jobs get MLFLOW_TRACKING_URI and a
+        # per-user MLflow credential secret (register the users in MLflow once: docs/constructs/studio.md).
+        self.studio = StudioDomainOrUser(
+            self, "Studio", vpc=vpc, mlflow=self.mlflow, user_profile_names=["data-scientist"]
+        )
+        cdk.CfnOutput(self, "StudioDomainId", value=self.studio.domain_id, description="SageMaker Studio domain")
+        if self.studio.url is not None:
+            cdk.CfnOutput(self, "StudioUrl", value=self.studio.url, description="SageMaker Studio URL")
         cdk.CfnOutput(self, "InVpcUrl", value=self.mlflow.internal_url, description="MLflow URL inside the VPC")
         assert self.mlflow.admin_secret is not None
         cdk.CfnOutput(

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from mlflow_sagemaker_constructs.private_http_api import EdgeAuthorization as EdgeAuthorization
     from mlflow_sagemaker_constructs.private_http_api import PrivateHttpApi as PrivateHttpApi
     from mlflow_sagemaker_constructs.server_image import ServerImage as ServerImage
+    from mlflow_sagemaker_constructs.studio import AppNetworkAccess as AppNetworkAccess
+    from mlflow_sagemaker_constructs.studio import StudioDomainOrUser as StudioDomainOrUser
+    from mlflow_sagemaker_constructs.training import MlflowTrainingConfig as MlflowTrainingConfig
 
 try:
     __version__ = version("mlflow-sagemaker-constructs")
@@ -43,6 +46,9 @@ _EXPORTS = {
     "ServerImage": "server_image",
     "EdgeAuthorization": "private_http_api",
     "PrivateHttpApi": "private_http_api",
+    "AppNetworkAccess": "studio",
+    "StudioDomainOrUser": "studio",
+    "MlflowTrainingConfig": "training",
 }
 
 __all__ = ["MLFLOW_VERSION", "__version__", *sorted(_EXPORTS)]

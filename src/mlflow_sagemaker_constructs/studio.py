@@ -154,7 +154,8 @@ class StudioDomainOrUser(Construct):
       and 8192-65535 as Studio requires, and one for training jobs, admitted by the load balancer and by
       itself (distributed training);
     - an execution role (or one per user with ``per_user_roles``) with a least-privilege policy for Studio,
-      training and tuning jobs, models and endpoints, their logs and metrics, ECR pulls and the given buckets;
+      training and tuning jobs (only in the VPC, with the training security group), models and endpoints,
+      their logs and metrics, ECR pulls and the given buckets; it may pass only itself, to SageMaker;
     - a JupyterLab lifecycle configuration that sets ``MLFLOW_TRACKING_URI`` and MLflow credentials for
       terminals and kernels, and SageMaker Python SDK defaults so that training jobs run in the VPC with the
       MLflow environment;
@@ -189,6 +190,7 @@ class StudioDomainOrUser(Construct):
         training_subnets: ec2.SubnetSelection | None = None,
         separate_training_security_group: bool = True,
         configure_sagemaker_sdk: bool = True,
+        require_vpc_for_jobs: bool = True,
         client_packages: Sequence[str] = (),
         secrets_removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
     ) -> None:
@@ -230,6 +232,9 @@ class StudioDomainOrUser(Construct):
             use the Studio security group. Default: True.
         :param configure_sagemaker_sdk: let the lifecycle configuration install SageMaker Python SDK defaults
             (training jobs' subnets, security group and MLflow environment; default bucket). Default: True.
+        :param require_vpc_for_jobs: allow ``CreateTrainingJob`` and ``CreateHyperParameterTuningJob`` only with
+            the training subnets and security group (IAM conditions ``sagemaker:VpcSubnets`` and
+            ``sagemaker:VpcSecurityGroupIds``), so that no job runs outside the VPC. Default: True.
         :param client_packages: pip requirements the lifecycle configuration installs at every JupyterLab start,
             e.g. ``["mlflow-sagemaker-constructs[client]"]`` for ``sigv4``; needs a route to a package index.
             Default: none.
@@ -251,13 +256,12 @@ class StudioDomainOrUser(Construct):
         self.sigv4 = sigv4
         self.separate_training_security_group = separate_training_security_group
         self.configure_sagemaker_sdk = configure_sagemaker_sdk
+        self.require_vpc_for_jobs = require_vpc_for_jobs
         self.client_packages = list(client_packages)
         self.secrets_removal_policy = secrets_removal_policy
 
         self._validate(subnets, app_network_access_type, removal_policy, tracking_uri)
-        self._auth = (
-            _Auth.SIGV4 if sigv4 else _Auth.BASIC if mlflow.authentication.enabled else _Auth.NONE
-        )
+        self._auth = _Auth.SIGV4 if sigv4 else _Auth.BASIC if mlflow.authentication.enabled else _Auth.NONE
         self.subnets: ec2.SubnetSelection | None = None
         self._subnet_ids: list[str] = []
         if existing_domain_id is None:
@@ -391,9 +395,12 @@ class StudioDomainOrUser(Construct):
                 "mlflow_credentials_secret was given but Studio does not use MLflow's built-in authentication "
                 "(sigv4=True or the server's authentication is disabled): drop mlflow_credentials_secret"
             )
-        if tracking_uri is not None and not cdk.Token.is_unresolved(tracking_uri):
-            if not tracking_uri.startswith(("http://", "https://")):
-                raise ValueError(f"tracking_uri ({tracking_uri!r}) must start with http:// or https://")
+        if (
+            tracking_uri is not None
+            and not cdk.Token.is_unresolved(tracking_uri)
+            and not tracking_uri.startswith(("http://", "https://"))
+        ):
+            raise ValueError(f"tracking_uri ({tracking_uri!r}) must start with http:// or https://")
         if (
             domain_id is None
             and app_network_access_type is AppNetworkAccess.PUBLIC_INTERNET_ONLY
@@ -680,16 +687,32 @@ class StudioDomainOrUser(Construct):
                 if reason:
                     self._acknowledge_resource(policy, arn, reason)
 
-        job_reason = (
-            "SageMaker {} are named by the data scientist at creation; scoped to this account and region."
+        job_reason = "SageMaker {} are named by the data scientist at creation; scoped to this account and region."
+        jobs = [
+            (sagemaker_arn("training-job", "*"), job_reason.format("training jobs")),
+            (sagemaker_arn("hyper-parameter-tuning-job", "*"), job_reason.format("tuning jobs")),
+        ]
+        vpc_condition: dict[str, Any] = {}
+        if self.require_vpc_for_jobs:
+            vpc = self._training_vpc_config()
+            vpc_condition = {
+                "ForAllValues:StringEquals": {
+                    "sagemaker:VpcSubnets": vpc["Subnets"],
+                    "sagemaker:VpcSecurityGroupIds": vpc["SecurityGroupIds"],
+                },
+                "Null": {"sagemaker:VpcSubnets": "false", "sagemaker:VpcSecurityGroupIds": "false"},
+            }
+        add(
+            "CreateJobsInTheVpc" if vpc_condition else "CreateJobs",
+            ["sagemaker:CreateTrainingJob", "sagemaker:CreateHyperParameterTuningJob"],
+            jobs,
+            **({"conditions": vpc_condition} if vpc_condition else {}),
         )
         add(
             "SageMakerJobsModelsEndpoints",
             [
-                "sagemaker:CreateTrainingJob",
                 "sagemaker:DescribeTrainingJob",
                 "sagemaker:StopTrainingJob",
-                "sagemaker:CreateHyperParameterTuningJob",
                 "sagemaker:DescribeHyperParameterTuningJob",
                 "sagemaker:StopHyperParameterTuningJob",
                 "sagemaker:ListTrainingJobsForHyperParameterTuningJob",
@@ -709,8 +732,7 @@ class StudioDomainOrUser(Construct):
                 "sagemaker:ListTags",
             ],
             [
-                (sagemaker_arn("training-job", "*"), job_reason.format("training jobs")),
-                (sagemaker_arn("hyper-parameter-tuning-job", "*"), job_reason.format("tuning jobs")),
+                *jobs,
                 (sagemaker_arn("model", "*"), job_reason.format("models")),
                 (sagemaker_arn("endpoint-config", "*"), job_reason.format("endpoint configurations")),
                 (sagemaker_arn("endpoint", "*"), job_reason.format("endpoints")),

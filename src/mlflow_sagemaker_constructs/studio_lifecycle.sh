@@ -136,7 +136,8 @@ PY
 marker="# mlflow-sagemaker-constructs: MLflow settings"
 touch "$HOME/.bashrc"
 if ! grep -qF "$marker" "$HOME/.bashrc"; then
-  printf '\n%s\n[ -f "$HOME/.mlflow/studio-env.sh" ] && . "$HOME/.mlflow/studio-env.sh"\n' "$marker" >>"$HOME/.bashrc"
+  # shellcheck disable=SC2016 # $HOME is expanded when ~/.bashrc runs
+  printf '\n%s\nif [ -f "$HOME/.mlflow/studio-env.sh" ]; then . "$HOME/.mlflow/studio-env.sh"; fi\n' "$marker" >>"$HOME/.bashrc"
 fi
 
 if [ "$(id -u)" = 0 ]; then

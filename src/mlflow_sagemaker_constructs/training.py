@@ -114,9 +114,7 @@ class MlflowTrainingConfig:
                 "the MLflow server uses its built-in authentication: pass credentials_secret, a secret with the "
                 "MLflow 'username' and 'password' of the jobs (StudioDomainOrUser.training_config() does)"
             )
-        if not cdk.Token.is_unresolved(self.tracking_uri) and not self.tracking_uri.startswith(
-            ("http://", "https://")
-        ):
+        if not cdk.Token.is_unresolved(self.tracking_uri) and not self.tracking_uri.startswith(("http://", "https://")):
             raise ValueError(f"tracking_uri ({self.tracking_uri!r}) must start with http:// or https://")
         reserved = {"MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_AUTH", "MLFLOW_TRACKING_PASSWORD", CREDENTIALS_SECRET_ENV}
         clashes = sorted(reserved & set(self.extra_environment))
