@@ -4,13 +4,16 @@ Edit this file, then run ``python .projenrc.py`` (or ``./dev projen``) and commi
 The test suite fails when the committed files differ from what this file generates.
 """
 
+from projen import ReleasableCommits, TaskShell
 from projen.python import PythonProject
 from projen.python.uv_config import PythonDownloads
+from projen.release import Release
 
 # One MLflow version for the whole library: server image, serving image, client extra, docs.
 # 3.17.2: the newest release whose mlflow-skinny is published alongside it (3.18.0 has none yet).
 # src/mlflow_sagemaker_constructs/versions.py holds the same string; a test keeps them equal.
 MLFLOW_VERSION = "3.17.2"
+
 
 class ConstructLibraryProject(PythonProject):
     """projen's Python project without its post-synthesis environment step.
@@ -49,7 +52,18 @@ project = ConstructLibraryProject(
     setuptools=False,
     pytest=False,
     sample=False,
-    github=False,
+    # GitHub: the release workflow (below) and a check that pull request titles are conventional commits,
+    # which the release reads to choose the next version.
+    github=True,
+    github_options={
+        "mergify": False,
+        "pull_request_lint": True,
+        "pull_request_lint_options": {
+            "semantic_title_options": {
+                "types": ["feat", "fix", "docs", "refactor", "perf", "test", "build", "ci", "chore", "revert"],
+            },
+        },
+    },
     projenrc_python=True,
     deps=[
         "aws-cdk-lib>=2.275.0,<3",
@@ -82,6 +96,10 @@ project = ConstructLibraryProject(
         "requests>=2.32",
         "build>=1.2",
         "twine>=6.1",
+        # The documentation site: mkdocs build --strict runs in tests/test_docs.py.
+        "mkdocs>=1.6",
+        "mkdocs-material>=9.5",
+        "mkdocstrings[python]>=0.29",
     ],
     uv_options={
         "build_system": {"requires": ["hatchling>=1.27"], "build_backend": "hatchling.build"},
@@ -97,6 +115,9 @@ project = ConstructLibraryProject(
                     "botocore>=1.35",
                     "requests>=2.32",
                 ],
+            },
+            "scripts": {
+                "mlflow-sagemaker-package": "mlflow_sagemaker_constructs.packaging:main",
             },
             "entry_points": {
                 "mlflow.request_auth_provider": {
@@ -157,12 +178,61 @@ pyproject.add_override(
 
 # The README's two commands go through ./dev; projen's tasks call the same script.
 project.test_task.exec("./dev test")
-project.add_task(
-    "report", description="Synthesize the proof-of-concept app and report on it", exec="./dev report"
-)
+project.add_task("report", description="Synthesize the proof-of-concept app and report on it", exec="./dev report")
 project.add_task("snapshot-update", description="Rewrite syrupy snapshots", exec="./dev snapshot-update")
 
+# Release: on every push to main, a GitHub Actions workflow (.github/workflows/release.yml) bumps the version
+# from the conventional commits since the last tag, runs the full build (./dev test, then the package task),
+# tags, creates a GitHub release and publishes dist/python to PyPI with publib and trusted publishing.
+# The version lives in one place, pyproject.toml's [project] version (``version=`` above): the release
+# stamps the computed version into it for the build and restores the committed file afterwards. The
+# committed version is the floor of the next release: raise it here to force a major or a first release.
+RELEASE_VERSION_FILE = ".projen/release-version.json"  # projen's bump state; ignored, never committed
+release = Release(
+    project,
+    branch="main",
+    artifacts_directory="dist",
+    version_file=RELEASE_VERSION_FILE,
+    tasks=[project.build_task],
+    releasable_commits=ReleasableCommits.features_and_fixes(),
+    next_version_command=(
+        "python3 -c 'import os, tomllib; from packaging.version import Version; "
+        'v = tomllib.load(open("pyproject.toml", "rb"))["project"]["version"]; '
+        'print(v if Version(v) > Version(os.environ["VERSION"]) else "")\''
+    ),
+    # The release job runs as root in Debian, as .ci/run expects: ./dev installs uv, the locked Python
+    # environment, Node.js 24, the CDK CLI and the integration tests' PostgreSQL, MariaDB and nginx.
+    workflow_container_image="public.ecr.aws/docker/library/python:3.11-bookworm",
+    release_workflow_setup_steps=[
+        {"name": "Set up Node.js", "uses": "actions/setup-node@v4", "with": {"node-version": "24"}},
+        {"name": "Set up the project environment", "run": "./dev setup"},
+    ],
+)
+release.publisher.publish_to_py_pi(trusted_publishing=True, github_environment="pypi")
+# publib-pypi uploads dist/python/*. For a release build (RELEASE set by the release task, dist/version.txt
+# written by the bump), stamp the bumped version into pyproject.toml for `uv build`, then put the
+# committed file back (the release task ends with `git diff --exit-code`).
+project.package_task.reset()
+project.package_task.exec(
+    'if [ -n "${RELEASE:-}" ] && [ -f dist/version.txt ]; then '
+    "cp -p pyproject.toml dist/pyproject.toml.committed && chmod u+w pyproject.toml "
+    '&& uv version --frozen "$(cat dist/version.txt)"; fi',
+    name="stamp the release version",
+    shell=TaskShell.bash(),
+)
+project.package_task.exec("uv build --out-dir dist/python", name="build the sdist and the wheel")
+project.package_task.exec(
+    "if [ -f dist/pyproject.toml.committed ]; then mv -f dist/pyproject.toml.committed pyproject.toml; fi",
+    name="restore the committed pyproject.toml",
+    shell=TaskShell.bash(),
+)
+for publish_task, index in (("publish", ""), ("publish:test", " --index testpypi")):
+    task = project.tasks.try_find(publish_task)
+    assert task is not None
+    task.reset(f"uv publish{index} dist/python/*")
+
 project.gitignore.add_patterns(
+    f"/{RELEASE_VERSION_FILE}",
     ".venv/",
     ".tools/",
     "tools/node_modules/",

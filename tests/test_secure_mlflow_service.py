@@ -780,3 +780,31 @@ def test_admin_secret_grant_without_auth_is_rejected() -> None:
     )
     with pytest.raises(ValueError, match="built-in authentication is disabled"):
         service.grant_read_admin_secret(iam.Role(stack, "R", assumed_by=iam.AccountRootPrincipal()))
+
+
+def test_synthesizes_clean_in_an_app_without_feature_flags() -> None:
+    """Access logging must not depend on @aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy."""
+    app = cdk.App(outdir=new_app().outdir)
+    stack = cdk.Stack(app, "NoFlags", env=cdk.Environment(account="123456789012", region="us-east-1"))
+    SecureMlflowService(stack, "Mlflow", vpc=imported_vpc(stack))
+    template = Template.from_stack(stack)
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {"LoggingConfiguration": Match.object_like({"LogFilePrefix": "artifacts/"})},
+    )
+    template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {"Principal": {"Service": "logging.s3.amazonaws.com"}, "Action": "s3:PutObject"}
+                        )
+                    ]
+                )
+            }
+        },
+    )
+    assert_cfn_lint_clean(template.to_json())
+    assert_nag_clean(app)

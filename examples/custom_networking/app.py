@@ -45,7 +45,7 @@ class CustomDomainMlflow(SecureMlflowService):
             "Alias",
             zone=zone,
             record_name=domain_name,
-            target=route53.RecordTarget.from_alias(targets.LoadBalancerTarget(self.load_balancer)),  # type: ignore[arg-type]
+            target=route53.RecordTarget.from_alias(targets.LoadBalancerTarget(self.load_balancer)),
         )
 
     @property

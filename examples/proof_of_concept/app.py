@@ -16,7 +16,13 @@ from aws_cdk import aws_ec2 as ec2
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
-from mlflow_sagemaker_constructs import EdgeAuthorization, PrivateHttpApi, SecureMlflowService, StudioDomainOrUser
+from mlflow_sagemaker_constructs import (
+    EdgeAuthorization,
+    MlflowModelEndpoint,
+    PrivateHttpApi,
+    SecureMlflowService,
+    StudioDomainOrUser,
+)
 
 FEATURE_FLAGS: dict[str, Any] = json.loads(
     (Path(__file__).resolve().parent.parent / "cdk_feature_flags.json").read_text()
@@ -88,6 +94,20 @@ class MlflowStack(cdk.Stack):
         cdk.CfnOutput(self, "StudioDomainId", value=self.studio.domain_id, description="SageMaker Studio domain")
         if self.studio.url is not None:
             cdk.CfnOutput(self, "StudioUrl", value=self.studio.url, description="SageMaker Studio URL")
+        # A serving endpoint needs a packaged model, which exists only after a first training run:
+        #   mlflow-sagemaker-package models:/diabetes-elasticnet/1 --s3-uri s3://<bucket>/models/
+        #   cdk deploy --all -c model_data_url=s3://<bucket>/models/.../model.tar.gz
+        model_data_url = self.node.try_get_context("model_data_url")
+        self.endpoint: MlflowModelEndpoint | None = None
+        if model_data_url:
+            self.endpoint = MlflowModelEndpoint(
+                self,
+                "Endpoint",
+                model_data_url=model_data_url,
+                serverless_memory_size_mb=2048,
+                serverless_max_concurrency=5,
+            )
+            cdk.CfnOutput(self, "EndpointName", value=self.endpoint.endpoint_name)
         cdk.CfnOutput(self, "InVpcUrl", value=self.mlflow.internal_url, description="MLflow URL inside the VPC")
         assert self.mlflow.admin_secret is not None
         cdk.CfnOutput(

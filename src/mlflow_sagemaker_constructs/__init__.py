@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     )
     from mlflow_sagemaker_constructs.secure_mlflow_service import ArtifactAccess as ArtifactAccess
     from mlflow_sagemaker_constructs.secure_mlflow_service import SecureMlflowService as SecureMlflowService
+    from mlflow_sagemaker_constructs.model_endpoint import MlflowModelEndpoint as MlflowModelEndpoint
     from mlflow_sagemaker_constructs.private_http_api import EdgeAuthorization as EdgeAuthorization
     from mlflow_sagemaker_constructs.private_http_api import PrivateHttpApi as PrivateHttpApi
     from mlflow_sagemaker_constructs.server_image import ServerImage as ServerImage
@@ -49,6 +50,7 @@ _EXPORTS = {
     "AppNetworkAccess": "studio",
     "StudioDomainOrUser": "studio",
     "MlflowTrainingConfig": "training",
+    "MlflowModelEndpoint": "model_endpoint",
 }
 
 __all__ = ["MLFLOW_VERSION", "__version__", *sorted(_EXPORTS)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ _S3_PREFIX_URL = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])
 _INSTANCE_TYPE = re.compile(
     r"^ml\.(?P<family>[a-z][a-z0-9]*(?:-[a-z0-9]+)?)\.(?P<size>medium|large|xlarge|[1-9][0-9]*xlarge)$"
 )
+_GRAVITON_FAMILY = re.compile(r"^[cmrt][0-9]+g[a-z]*$")
 _ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 _ENVIRONMENT_KEY = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 # Instance families that exist under the ml. prefix but cannot host endpoints.
@@ -74,6 +76,38 @@ _AUTOSCALING_ROLE = (
 
 def _acknowledge(scope: Construct, rule: str, reason: str) -> None:
     cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=rule, reason=reason))
+
+
+def _acknowledge_wildcard_resource(scope: Construct, resource: str, reason: str) -> None:
+    """Acknowledge cdk-nag's IAM5 finding for ``resource``, named as cdk-nag names it.
+
+    cdk-nag flattens the resolved resource: ``{"Ref": X}`` becomes ``<X>``, ``Fn::GetAtt`` becomes
+    ``<Id.Attr>``, ``Fn::Join`` is joined, anything else is compact JSON. So an ARN with the region and
+    account of an environment-agnostic stack becomes ``arn:<AWS::Partition>:logs:<AWS::Region>:...``.
+    """
+    flattened = _flatten_cfn_reference(cdk.Stack.of(scope).resolve(resource))
+    _acknowledge(scope, f"AwsSolutions-IAM5[Resource::{flattened}]", reason)
+
+
+def _flatten_cfn_reference(node: object) -> str:
+    if node is None:
+        return ""
+    if isinstance(node, str):
+        return node.replace("${", "<").replace("}", ">")
+    if isinstance(node, dict):
+        if "Fn::Join" in node:
+            delimiter, items = node["Fn::Join"]
+            return str(delimiter).join(_flatten_cfn_reference(item) for item in items)
+        if "Fn::Sub" in node:
+            return _flatten_cfn_reference(node["Fn::Sub"])
+        if "Fn::GetAtt" in node:
+            resource, attribute = node["Fn::GetAtt"]
+            return f"<{_flatten_cfn_reference(resource)}.{_flatten_cfn_reference(attribute)}>"
+        if "Fn::ImportValue" in node:
+            return _flatten_cfn_reference(node["Fn::ImportValue"])
+        if "Ref" in node:
+            return f"<{_flatten_cfn_reference(node['Ref'])}>"
+    return json.dumps(node, separators=(",", ":"))
 
 
 def _is_token(value: object) -> bool:
@@ -156,7 +190,8 @@ class MlflowModelEndpoint(Construct):
         :param environment: Default: none. Extra environment variables of the serving container (for the
             bundled image e.g. ``MLFLOW_MODELS_WORKERS``, ``MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT``).
         :param instance_type: Default: none. A SageMaker hosting instance type (``ml.<family>.<size>``)
-            for a real-time variant. Exactly one of ``instance_type`` and ``serverless_memory_size_mb``.
+            for a real-time variant (x86 types with the bundled image). Exactly one of ``instance_type`` and
+            ``serverless_memory_size_mb``.
         :param initial_instance_count: Default: 1. Instances of a real-time variant at creation.
         :param min_capacity: Default: ``initial_instance_count``. Autoscaling lower bound (needs
             ``max_capacity``).
@@ -210,6 +245,14 @@ class MlflowModelEndpoint(Construct):
                         f"{prop} is not supported by SageMaker serverless endpoints: remove {prop}, or use "
                         "instance_type (a real-time variant) instead of serverless_memory_size_mb"
                     )
+        if image_asset is None and image_repository is None and instance_type and not _is_token(instance_type):
+            family = instance_type.split(".")[1]
+            if _GRAVITON_FAMILY.match(family):
+                raise ValueError(
+                    f"instance_type ({instance_type!r}) is a Graviton (arm64) type and the bundled serving image "
+                    "is linux/amd64: choose an x86 type such as 'ml.m5.large', or pass an arm64 image as "
+                    "image_asset or image_repository"
+                )
         subnets = self._validate_vpc(vpc, vpc_subnets, security_groups)
         capture_path = self._validate_data_capture(data_capture_s3_uri, data_capture_sampling_percentage)
         self._validate_environment(environment)
@@ -281,7 +324,7 @@ class MlflowModelEndpoint(Construct):
         )
         wildcard_log_resources = [f"{log_arn}:log-stream:*"] if endpoint_name else [log_arn, f"{log_arn}:log-stream:*"]
         for resource in wildcard_log_resources:
-            _acknowledge(self.role, f"AwsSolutions-IAM5[Resource::{resource}]", log_reason.strip())
+            _acknowledge_wildcard_resource(self.role, resource, log_reason.strip())
 
         # Network.
         self.security_group: ec2.ISecurityGroup | None = None
@@ -333,9 +376,9 @@ class MlflowModelEndpoint(Construct):
             self.role.add_to_policy(
                 iam.PolicyStatement(sid="WriteCapturedData", actions=["s3:PutObject"], resources=[capture_resource])
             )
-            _acknowledge(
+            _acknowledge_wildcard_resource(
                 self.role,
-                f"AwsSolutions-IAM5[Resource::{capture_resource}]",
+                capture_resource,
                 "SageMaker writes captured requests and responses under data_capture_s3_uri in objects named "
                 "by endpoint, variant and time; the role may only put objects below that prefix.",
             )
@@ -635,20 +678,27 @@ class MlflowModelEndpoint(Construct):
             raise ValueError(
                 f"target_invocations_per_instance ({target_invocations_per_instance}) must be greater than 0"
             )
-        minimum = initial_instance_count if min_capacity is None else min_capacity
-        if any(_is_token(v) for v in (minimum, max_capacity, initial_instance_count)):
+        if any(_is_token(v) for v in (min_capacity, max_capacity, initial_instance_count)):
             return
-        if minimum < 1:
-            raise ValueError(f"min_capacity ({minimum}) must be at least 1: a real-time variant keeps an instance")
-        if minimum > max_capacity:
+        if min_capacity is None:
+            if initial_instance_count > max_capacity:
+                raise ValueError(
+                    f"initial_instance_count ({initial_instance_count}) is greater than max_capacity "
+                    f"({max_capacity}): lower initial_instance_count or raise max_capacity (min_capacity "
+                    "defaults to initial_instance_count)"
+                )
+            return
+        if min_capacity < 1:
+            raise ValueError(f"min_capacity ({min_capacity}) must be at least 1: a real-time variant keeps an instance")
+        if min_capacity > max_capacity:
             raise ValueError(
-                f"min_capacity ({minimum}) is greater than max_capacity ({max_capacity}): set min_capacity "
+                f"min_capacity ({min_capacity}) is greater than max_capacity ({max_capacity}): set min_capacity "
                 "<= max_capacity"
             )
-        if not minimum <= initial_instance_count <= max_capacity:
+        if not min_capacity <= initial_instance_count <= max_capacity:
             raise ValueError(
                 f"initial_instance_count ({initial_instance_count}) is outside min_capacity..max_capacity "
-                f"({minimum}..{max_capacity}): set it within that range"
+                f"({min_capacity}..{max_capacity}): set it within that range"
             )
 
     @staticmethod

@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -48,6 +49,7 @@ PROG = "mlflow-sagemaker-package"
 ARCHIVE_NAME = "model.tar.gz"
 MLMODEL_FILE = "MLmodel"
 PYFUNC_FLAVOR = "python_function"
+REGISTERED_MODEL_META_FILE = "registered_model_meta"
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -115,8 +117,7 @@ def parse_s3_uri(value: str) -> S3Location:
 def check_model_uri(model_uri: str) -> None:
     """Accept the model URI forms this command documents; anything else is a usage error."""
     if not any(
-        pattern.match(model_uri)
-        for pattern in (_MODELS_VERSION, _MODELS_ALIAS, _MODELS_STAGE, _MODELS_ID, _RUNS)
+        pattern.match(model_uri) for pattern in (_MODELS_VERSION, _MODELS_ALIAS, _MODELS_STAGE, _MODELS_ID, _RUNS)
     ):
         raise PackagingError(
             f"MODEL_URI ({model_uri!r}) is not a registered or logged model: use models:/<name>/<version>, "
@@ -128,26 +129,60 @@ def _slug(text: str) -> str:
     return _UNSAFE_KEY_CHARS.sub("-", text).strip("-/") or "model"
 
 
-def describe_model(model_uri: str) -> tuple[str, str]:
-    """A human description (aliases resolved to versions) and a key-safe slug for ``model_uri``."""
+@dataclass(frozen=True)
+class ModelIdentity:
+    """What a model URI names: a description for people, a key-safe slug, and the registry version if any."""
+
+    description: str
+    slug: str
+    registered_name: str | None = None
+    registered_version: str | None = None
+
+
+def describe_model(model_uri: str) -> ModelIdentity:
+    """Identify ``model_uri``; an alias is resolved to its current version through the registry."""
     if match := _MODELS_VERSION.match(model_uri):
         name, version = match.group("name"), match.group("version")
-        return f"registered model {name!r} version {version}", _slug(f"{name}/v{version}")
+        return ModelIdentity(f"registered model {name!r} version {version}", _slug(f"{name}/v{version}"), name, version)
     if match := _MODELS_ALIAS.match(model_uri):
         from mlflow import MlflowClient
 
         name, alias = match.group("name"), match.group("alias")
-        version = MlflowClient().get_model_version_by_alias(name, alias).version
-        return f"registered model {name!r} version {version} (alias {alias!r})", _slug(f"{name}/v{version}")
+        version = str(MlflowClient().get_model_version_by_alias(name, alias).version)
+        return ModelIdentity(
+            f"registered model {name!r} version {version} (alias {alias!r})",
+            _slug(f"{name}/v{version}"),
+            name,
+            version,
+        )
     if match := _MODELS_ID.match(model_uri):
-        return f"logged model {match.group('model_id')}", _slug(f"logged-models/{match.group('model_id')}")
+        model_id = match.group("model_id")
+        return ModelIdentity(f"logged model {model_id}", _slug(f"logged-models/{model_id}"))
     if match := _MODELS_STAGE.match(model_uri):
         name, stage = match.group("name"), match.group("stage")
-        return f"registered model {name!r} at {stage!r}", _slug(f"{name}/{stage}")
+        return ModelIdentity(f"registered model {name!r} at {stage!r}", _slug(f"{name}/{stage}"))
     if match := _RUNS.match(model_uri):
         run_id, path = match.group("run_id"), match.group("path")
-        return f"model {path!r} of run {run_id}", _slug(f"runs/{run_id}/{path}")
+        return ModelIdentity(f"model {path!r} of run {run_id}", _slug(f"runs/{run_id}/{path}"))
     raise PackagingError(f"MODEL_URI ({model_uri!r}) is not supported")  # pragma: no cover - checked before
+
+
+def _normalise_registry_metadata(model_dir: Path, identity: ModelIdentity) -> None:
+    """Rewrite the ``registered_model_meta`` file MLflow's client adds on download.
+
+    MLflow writes the version as a string for ``models:/name/1`` and as a number for an alias; writing
+    it one way makes the archive of one model version the same bytes whichever URI named it.
+    """
+    if identity.registered_name is None or identity.registered_version is None:
+        return
+    meta = model_dir / REGISTERED_MODEL_META_FILE
+    if meta.is_file():
+        # JSON strings are YAML strings: the file stays what MLflow reads, with the version quoted.
+        meta.write_text(
+            f"model_name: {json.dumps(identity.registered_name)}\n"
+            f"model_version: {json.dumps(identity.registered_version)}\n",
+            encoding="utf-8",
+        )
 
 
 def load_pyfunc_metadata(model_dir: Path) -> Model:
@@ -191,9 +226,7 @@ def write_archive(model_dir: Path, archive: Path) -> str:
         for path in _iter_entries(model_dir):
             relative = path.relative_to(model_dir).as_posix()
             if path.is_symlink():
-                raise PackagingError(
-                    f"the model contains a symbolic link ({relative}): copy the file instead"
-                )
+                raise PackagingError(f"the model contains a symbolic link ({relative}): copy the file instead")
             info = tarfile.TarInfo(relative)
             info.mtime = 0
             info.uid = info.gid = 0
@@ -273,22 +306,23 @@ def package_model(model_uri: str, work_dir: Path) -> PackagedModel:
     import mlflow.artifacts
 
     check_model_uri(model_uri)
-    description, slug = describe_model(model_uri)
+    identity = describe_model(model_uri)
     download_dir = work_dir / "download"
     download_dir.mkdir()
     local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(download_dir)))
     if not local.is_dir():
         raise PackagingError(f"MODEL_URI ({model_uri!r}) names a single file, not an MLflow model directory")
     load_pyfunc_metadata(local)
+    _normalise_registry_metadata(local, identity)
     archive = work_dir / ARCHIVE_NAME
     digest = write_archive(local, archive)
     return PackagedModel(
         model_uri=model_uri,
-        description=description,
+        description=identity.description,
         model_dir=local,
         archive=archive,
         sha256=digest,
-        slug=slug,
+        slug=identity.slug,
     )
 
 
@@ -377,9 +411,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for warning in warnings:
                 _log(f"warning: {warning}")
             if warnings and args.strict:
-                raise PackagingError(
-                    "--strict: the bundled serving image lacks some of the model's requirements"
-                )
+                raise PackagingError("--strict: the bundled serving image lacks some of the model's requirements")
             if args.output:
                 args.output.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(packaged.archive, args.output)
@@ -402,10 +434,12 @@ if __name__ == "__main__":
 
 
 __all__ = [
+    "ModelIdentity",
     "PackagedModel",
     "PackagingError",
     "S3Location",
     "build_parser",
+    "describe_model",
     "image_requirement_warnings",
     "main",
     "package_model",

@@ -553,7 +553,7 @@ class SecureMlflowService(Construct):
 
     def _create_bucket(self) -> s3.IBucket:
         """Create the artifact bucket: private, TLS-only, versioned, retained."""
-        return s3.Bucket(
+        bucket = s3.Bucket(
             self,
             "Artifacts",
             encryption=s3.BucketEncryption.KMS if self.bucket_encryption_key else s3.BucketEncryption.S3_MANAGED,
@@ -570,9 +570,35 @@ class SecureMlflowService(Construct):
                     abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
                 )
             ],
-            server_access_logs_bucket=self.access_logs_bucket,
-            server_access_logs_prefix="artifacts/" if self.access_logs_bucket is not None else None,
             removal_policy=self.bucket_removal_policy,
+        )
+        if self.access_logs_bucket is not None:
+            self._log_bucket_access(bucket, self.access_logs_bucket, "artifacts/")
+        return bucket
+
+    def _log_bucket_access(self, bucket: s3.Bucket, destination: s3.IBucket, prefix: str) -> None:
+        """Server access logging through a bucket policy, whatever the app's S3 feature flags say.
+
+        ``Bucket(server_access_logs_bucket=...)`` falls back to ACLs (and fails on a bucket-owner-enforced
+        destination) in apps without ``@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy``; this does what
+        that flag does, explicitly. An imported destination needs the same policy statement on its side.
+        """
+        cfn_bucket = bucket.node.default_child
+        assert isinstance(cfn_bucket, s3.CfnBucket)
+        cfn_bucket.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
+            destination_bucket_name=destination.bucket_name, log_file_prefix=prefix
+        )
+        destination.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"S3ServerAccessLogs{cdk.Names.unique_id(bucket)[-32:]}",
+                principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
+                actions=["s3:PutObject"],
+                resources=[destination.arn_for_objects(f"{prefix}*")],
+                conditions={
+                    "ArnLike": {"aws:SourceArn": bucket.bucket_arn},
+                    "StringEquals": {"aws:SourceAccount": cdk.Stack.of(self).account},
+                },
+            )
         )
 
     # ------------------------------------------------------------------ internals

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.harness import assert_cfn_lint_clean, read_nag_report
-from tests.harness.nag import acknowledgements
 from tests.harness.app import REPO_ROOT
+from tests.harness.nag import acknowledgements
 
 EXAMPLES = sorted(p.parent for p in (REPO_ROOT / "examples").glob("*/app.py"))
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import pandas as pd
+    import pandas as pd  # type: ignore[import-untyped]
 
 LOCALHOST = "127.0.0.1"
 MODEL_NAME = "diabetes"
@@ -61,7 +61,7 @@ class RegisteredModel:
 
 def sample_inputs(rows: int = 20) -> pd.DataFrame:
     """Rows of the diabetes features, the model's input."""
-    from sklearn.datasets import load_diabetes
+    from sklearn.datasets import load_diabetes  # type: ignore[import-untyped]
 
     features = load_diabetes(as_frame=True).data
     return features.head(rows).reset_index(drop=True)
@@ -72,37 +72,39 @@ def register_model(root: Path, extra_pip_requirements: list[str] | None = None) 
     import mlflow
     import mlflow.sklearn
     from mlflow.models import infer_signature
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
     from sklearn.datasets import load_diabetes
-    from sklearn.linear_model import Ridge
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+    from sklearn.linear_model import Ridge  # type: ignore[import-untyped]
+    from sklearn.pipeline import make_pipeline  # type: ignore[import-untyped]
+    from sklearn.preprocessing import StandardScaler  # type: ignore[import-untyped]
 
     tracking_uri = f"sqlite:///{root / 'mlflow.db'}"
     features, target = load_diabetes(return_X_y=True, as_frame=True)
     model = make_pipeline(StandardScaler(), Ridge(alpha=0.5)).fit(features, target)
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(tracking_uri)
-    # Without this MLflow copies the surrounding uv project's lock file into the model, and takes seconds.
+    # Without MLFLOW_LOG_UV_FILES=false MLflow copies the surrounding uv project's lock file into the
+    # model, and takes seconds to do so.
     previous_uv = os.environ.get("MLFLOW_LOG_UV_FILES")
     os.environ["MLFLOW_LOG_UV_FILES"] = "false"
     try:
-        experiment_id = mlflow.create_experiment("serving", artifact_location=(root / "artifacts").as_uri())
-        requirements = [
-            *mlflow.sklearn.get_default_pip_requirements(include_skops=True),
-            *(extra_pip_requirements or []),
-        ]
-        with mlflow.start_run(experiment_id=experiment_id) as run:
-            info = mlflow.sklearn.log_model(
-                model,
-                name="model",
-                registered_model_name=MODEL_NAME,
-                signature=infer_signature(features, model.predict(features)),
-                pip_requirements=requirements,
-            )
+        with _use_tracking_uri(tracking_uri):
+            experiment_id = mlflow.create_experiment("serving", artifact_location=(root / "artifacts").as_uri())
+            requirements = [
+                *mlflow.sklearn.get_default_pip_requirements(include_skops=True),
+                *(extra_pip_requirements or []),
+            ]
+            with mlflow.start_run(experiment_id=experiment_id) as run:
+                info = mlflow.sklearn.log_model(
+                    model,
+                    name="model",
+                    registered_model_name=MODEL_NAME,
+                    signature=infer_signature(features, model.predict(features)),
+                    pip_requirements=requirements,
+                )
         version = str(info.registered_model_version)
-        mlflow.MlflowClient(tracking_uri=tracking_uri).set_registered_model_alias(MODEL_NAME, MODEL_ALIAS, version)
+        mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri).set_registered_model_alias(
+            MODEL_NAME, MODEL_ALIAS, version
+        )
     finally:
-        mlflow.set_tracking_uri(previous)
         if previous_uv is None:
             os.environ.pop("MLFLOW_LOG_UV_FILES", None)
         else:

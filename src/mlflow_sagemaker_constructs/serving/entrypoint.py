@@ -193,9 +193,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     except ServingError as error:
         _fail(error.message, error.exit_code)
     workers = f"{settings.workers} worker(s)"
-    print(
-        f"{LOG_PREFIX} serving {settings.model_dir} on port {settings.port} with {workers}", file=sys.stderr
-    )
+    print(f"{LOG_PREFIX} serving {settings.model_dir} on port {settings.port} with {workers}", file=sys.stderr)
     os.execve(server_argv[0], server_argv, server_env)  # noqa: S606 - fixed argv, no shell
 
 

@@ -1,0 +1,324 @@
+"""``mlflow-sagemaker-package``: a registered model becomes the model.tar.gz SageMaker expects, in S3.
+
+The model is registered in a local SQLite tracking store; S3 is moto's in-process mock. The command
+runs in-process through ``main(argv)``; ``tests/serving`` runs it as a subprocess end to end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Protocol
+
+import boto3
+import mlflow
+import pytest
+from moto import mock_aws
+
+from mlflow_sagemaker_constructs import packaging
+from mlflow_sagemaker_constructs.packaging import PackagingError, S3Location, parse_s3_uri
+from mlflow_sagemaker_constructs.versions import MLFLOW_VERSION
+from tests.serving.helpers import FAKE_AWS_ENV, RegisteredModel, register_model
+
+pytestmark = pytest.mark.xdist_group("packaging")
+
+BUCKET = "model-artifacts"
+
+
+@dataclass(frozen=True)
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+class RunCli(Protocol):
+    def __call__(self, *argv: str) -> CliResult: ...
+
+
+@pytest.fixture(scope="module")
+def registered(tmp_path_factory: pytest.TempPathFactory) -> RegisteredModel:
+    model = register_model(tmp_path_factory.mktemp("store"))
+    # A run artifact that is not a model, for the "point MODEL_URI at the model" error.
+    client = mlflow.MlflowClient(tracking_uri=model.tracking_uri)
+    notes = tmp_path_factory.mktemp("notes") / "readme.txt"
+    notes.write_text("not a model\n", encoding="utf-8")
+    client.log_artifact(model.run_id, str(notes), artifact_path="notes")
+    return model
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name, value in FAKE_AWS_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        boto3.client("s3").create_bucket(Bucket=BUCKET)
+        yield
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> RunCli:
+    """Run ``main(argv)`` from a scratch directory, as in a fresh process.
+
+    The command sets MLflow's process-wide tracking and registry URIs, as MLflow's own CLI does; they
+    start unset (so ``MLFLOW_TRACKING_URI`` applies) and are restored afterwards.
+    """
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    monkeypatch.setattr(tracking_utils, "_tracking_uri", None)
+    monkeypatch.setattr(registry_utils, "_registry_uri", None)
+
+    def run(*argv: str) -> CliResult:
+        capsys.readouterr()
+        code = packaging.main(list(argv))
+        captured = capsys.readouterr()
+        return CliResult(code=code, out=captured.out, err=captured.err)
+
+    return run
+
+
+def _members(archive_bytes: bytes) -> dict[str, tarfile.TarInfo]:
+    with tarfile.open(fileobj=io.BytesIO(archive_bytes), mode="r:gz") as tar:
+        return {member.name: member for member in tar.getmembers()}
+
+
+def _object(uri: str) -> bytes:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bytes(boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+# --------------------------------------------------------------------------------------------------
+# Packaging and upload
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("aws")
+def test_registered_version_is_uploaded_under_a_content_addressed_key(registered: RegisteredModel, cli: RunCli) -> None:
+    result = cli(
+        registered.version_uri, "--s3-uri", f"s3://{BUCKET}/sagemaker/", "--tracking-uri", registered.tracking_uri
+    )
+    assert result.code == 0, result.err
+    uri = result.out.strip()
+    assert result.out == f"{uri}\n", "stdout holds the S3 URI and nothing else"
+    match = re.fullmatch(rf"s3://{BUCKET}/sagemaker/diabetes/v1/(?P<digest>[0-9a-f]{{16}})/model\.tar\.gz", uri)
+    assert match is not None, uri
+    body = _object(uri)
+    assert hashlib.sha256(body).hexdigest().startswith(match.group("digest"))
+    assert "registered model 'diabetes' version 1" in result.err
+
+
+@pytest.mark.usefixtures("aws")
+def test_archive_has_the_model_directory_contents_at_its_root(registered: RegisteredModel, cli: RunCli) -> None:
+    result = cli(registered.version_uri, "--s3-uri", f"s3://{BUCKET}/m/", "--tracking-uri", registered.tracking_uri)
+    members = _members(_object(result.out.strip()))
+    assert {"MLmodel", "requirements.txt", "python_env.yaml", "model.skops"} <= set(members)
+    assert not [name for name in members if name.startswith(("/", "./", "model/")) or ".." in name]
+    for member in members.values():
+        assert (member.mtime, member.uid, member.gid) == (0, 0, 0), member.name
+        assert member.mode in (0o644, 0o755), f"{member.name}: {oct(member.mode)}"
+        assert member.isfile() or member.isdir()
+
+
+@pytest.mark.usefixtures("aws")
+def test_alias_resolves_to_the_same_version_and_bytes(registered: RegisteredModel, cli: RunCli) -> None:
+    by_version = cli(registered.version_uri, "--s3-uri", f"s3://{BUCKET}/p/", "--tracking-uri", registered.tracking_uri)
+    by_alias = cli(registered.alias_uri, "--s3-uri", f"s3://{BUCKET}/p/", "--tracking-uri", registered.tracking_uri)
+    assert by_alias.code == 0, by_alias.err
+    assert "version 1 (alias 'champion')" in by_alias.err
+    assert by_alias.out == by_version.out, "same model, same archive, same key"
+
+
+@pytest.mark.usefixtures("aws")
+def test_run_artifact_uri_is_packaged(registered: RegisteredModel, cli: RunCli) -> None:
+    result = cli(registered.run_uri, "--s3-uri", f"s3://{BUCKET}/runs/", "--tracking-uri", registered.tracking_uri)
+    assert result.code == 0, result.err
+    assert result.out.startswith(f"s3://{BUCKET}/runs/runs/{registered.run_id}/model/")
+    assert "MLmodel" in _members(_object(result.out.strip()))
+
+
+@pytest.mark.usefixtures("aws")
+def test_exact_key_is_used_as_given(registered: RegisteredModel, cli: RunCli) -> None:
+    target = f"s3://{BUCKET}/fixed/churn.tar.gz"
+    result = cli(registered.version_uri, "--s3-uri", target, "--tracking-uri", registered.tracking_uri)
+    assert result.code == 0, result.err
+    assert result.out.strip() == target
+
+
+def test_archive_is_reproducible(registered: RegisteredModel, cli: RunCli, tmp_path: Path) -> None:
+    first, second = tmp_path / "a" / "model.tar.gz", tmp_path / "b" / "model.tar.gz"
+    for output in (first, second):
+        result = cli(registered.version_uri, "--output", str(output), "--tracking-uri", registered.tracking_uri)
+        assert result.code == 0, result.err
+        assert result.out == "", "nothing to print without an upload"
+    assert first.read_bytes() == second.read_bytes()
+
+
+@pytest.mark.usefixtures("aws")
+def test_tracking_uri_comes_from_the_environment(
+    registered: RegisteredModel, cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", registered.tracking_uri)
+    result = cli(registered.alias_uri, "--s3-uri", f"s3://{BUCKET}/env/")
+    assert result.code == 0, result.err
+    assert result.out.startswith(f"s3://{BUCKET}/env/diabetes/v1/")
+
+
+@pytest.mark.usefixtures("aws")
+def test_sse_kms_key_is_applied_to_the_upload(registered: RegisteredModel, cli: RunCli) -> None:
+    key_id = boto3.client("kms").create_key()["KeyMetadata"]["KeyId"]
+    result = cli(
+        registered.version_uri,
+        "--s3-uri",
+        f"s3://{BUCKET}/kms/",
+        "--tracking-uri",
+        registered.tracking_uri,
+        "--sse-kms-key-id",
+        key_id,
+    )
+    assert result.code == 0, result.err
+    bucket, _, key = result.out.strip().removeprefix("s3://").partition("/")
+    head = boto3.client("s3").head_object(Bucket=bucket, Key=key)
+    assert head["ServerSideEncryption"] == "aws:kms"
+    assert head["SSEKMSKeyId"].endswith(key_id)
+
+
+# --------------------------------------------------------------------------------------------------
+# Errors: one line on stderr, exit status 2 for usage, 1 otherwise
+# --------------------------------------------------------------------------------------------------
+
+
+def test_destination_is_required(cli: RunCli) -> None:
+    result = cli("models:/diabetes/1")
+    assert result.code == packaging.EXIT_USAGE
+    assert "give --s3-uri (upload) or --output (local file)" in result.err
+
+
+@pytest.mark.parametrize(
+    "model_uri", ["diabetes", "models:/", "s3://bucket/model", "runs:/abc", "file:///tmp/model", "models:/a/b/c"]
+)
+def test_model_uri_must_be_a_model(cli: RunCli, model_uri: str) -> None:
+    result = cli(model_uri, "--output", "x.tar.gz")
+    assert result.code == packaging.EXIT_USAGE
+    assert f"MODEL_URI ('{model_uri}') is not a registered or logged model" in result.err
+
+
+def test_unknown_model_fails_in_one_line(registered: RegisteredModel, cli: RunCli) -> None:
+    result = cli("models:/no-such-model/3", "--output", "x.tar.gz", "--tracking-uri", registered.tracking_uri)
+    assert result.code == packaging.EXIT_ERROR
+    assert "error:" in result.err
+    assert "no-such-model" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_run_artifact_that_is_not_a_model_is_refused(registered: RegisteredModel, cli: RunCli) -> None:
+    result = cli(f"runs:/{registered.run_id}/notes", "--output", "x.tar.gz", "--tracking-uri", registered.tracking_uri)
+    assert result.code == packaging.EXIT_ERROR
+    assert "have no MLmodel file at their root (found ['readme.txt'])" in result.err
+
+
+def test_strict_fails_when_the_image_lacks_a_requirement(
+    registered: RegisteredModel, cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(packaging, "_image_requirements", lambda: {"mlflow-skinny": MLFLOW_VERSION})
+    lenient = cli(registered.version_uri, "--output", "a.tar.gz", "--tracking-uri", registered.tracking_uri)
+    assert lenient.code == 0
+    assert "warning: the model requires 'scikit-learn==" in lenient.err
+    strict = cli(registered.version_uri, "--output", "b.tar.gz", "--tracking-uri", registered.tracking_uri, "--strict")
+    assert strict.code == packaging.EXIT_ERROR
+    assert "--strict" in strict.err
+    assert not Path("b.tar.gz").exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("https://bucket/key", "is not an S3 URI"),
+        ("s3://Upper_Case/key", "is not an S3 URI"),
+        ("s3://bucket//key", "has an empty path segment"),
+    ],
+)
+def test_bad_s3_uri_is_a_usage_error(cli: RunCli, value: str, message: str) -> None:
+    result = cli("models:/diabetes/1", "--s3-uri", value)
+    assert result.code == packaging.EXIT_USAGE
+    assert f"--s3-uri ('{value}') {message}" in result.err
+
+
+# --------------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------------
+
+
+def test_console_script_is_installed() -> None:
+    scripts = metadata.entry_points(group="console_scripts")
+    assert [e.value for e in scripts if e.name == "mlflow-sagemaker-package"] == [
+        "mlflow_sagemaker_constructs.packaging:main"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("s3://bucket", S3Location("bucket", "")),
+        ("s3://bucket/", S3Location("bucket", "")),
+        ("s3://bucket/models", S3Location("bucket", "models/")),
+        ("s3://bucket/models/", S3Location("bucket", "models/")),
+        ("s3://bucket/models/churn.tar.gz", S3Location("bucket", "models/churn.tar.gz")),
+    ],
+)
+def test_parse_s3_uri(value: str, expected: S3Location) -> None:
+    assert parse_s3_uri(value) == expected
+
+
+def test_key_for_prefix_and_exact_key() -> None:
+    digest = "ab" * 32
+    assert S3Location("b", "p/").key_for("churn/v3", digest) == f"p/churn/v3/{'ab' * 8}/model.tar.gz"
+    assert S3Location("b", "").key_for("churn/v3", digest) == f"churn/v3/{'ab' * 8}/model.tar.gz"
+    assert S3Location("b", "x/m.tar.gz").key_for("churn/v3", digest) == "x/m.tar.gz"
+
+
+def test_symbolic_links_are_refused(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "MLmodel").write_text("flavors: {}\n", encoding="utf-8")
+    os.symlink(model / "MLmodel", model / "link")
+    with pytest.raises(PackagingError, match=r"symbolic link \(link\)"):
+        packaging.write_archive(model, tmp_path / "model.tar.gz")
+
+
+def test_model_without_pyfunc_flavour_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "MLmodel").write_text("flavors:\n  spark:\n    pyspark_version: 3.5.0\n", encoding="utf-8")
+    with pytest.raises(PackagingError, match=r"no python_function flavour \(flavours: \['spark'\]\)"):
+        packaging.load_pyfunc_metadata(tmp_path)
+
+
+def test_requirement_warnings_against_the_bundled_image(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text(
+        "\n".join(
+            [
+                f"mlflow=={MLFLOW_VERSION}",
+                "scikit-learn==1.0.2",
+                "xgboost==2.1.0",
+                "numpy<3",
+                "pywin32==306; sys_platform == 'win32'",
+                "-r extra.txt",
+            ]
+        ),
+        encoding="utf-8",
+    )
+    warnings = packaging.image_requirement_warnings(tmp_path)
+    assert len(warnings) == 2, warnings
+    assert "'scikit-learn==1.0.2'; the bundled serving image has scikit-learn==" in warnings[0]
+    assert "'xgboost==2.1.0', which the bundled serving image does not ship" in warnings[1]

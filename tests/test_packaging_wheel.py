@@ -1,0 +1,232 @@
+"""The built distributions: complete, valid metadata, the one version, and usable from a fresh install.
+
+Builds the sdist and the wheel (``uv build``: the wheel is built from the sdist, so the sdist is proven
+complete too), checks their contents and metadata, installs the wheel into a new virtual environment
+outside the repository and synthesizes a ``SecureMlflowService`` there, from a directory that is not the
+repository, so the package data (the server image's Docker build context) must come from the wheel.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import textwrap
+import tomllib
+import zipfile
+from dataclasses import dataclass
+from email.parser import HeaderParser
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.harness.app import REPO_ROOT
+
+# Builds and a jsii synthesis: keep them on one worker, once per session.
+pytestmark = pytest.mark.xdist_group("packaging_wheel")
+
+DISTRIBUTION = "mlflow-sagemaker-constructs"
+PACKAGE = "mlflow_sagemaker_constructs"
+PACKAGE_DIR = REPO_ROOT / "src" / PACKAGE
+
+#: Files the constructs read at synthesis or that ship in images: named, so a failure says what is missing.
+REQUIRED_IN_WHEEL = [
+    "py.typed",
+    "server/Dockerfile",
+    "server/.dockerignore",
+    "server/entrypoint.py",
+    "server/contract.py",
+    "server/requirements.txt",
+]
+
+
+@dataclass(frozen=True)
+class Dists:
+    wheel: Path
+    sdist: Path
+
+
+def _uv() -> str:
+    """The project's pinned uv (``./dev`` installs it), else the one in the environment."""
+    for candidate in (REPO_ROOT / ".tools" / "uv" / "bin" / "uv", Path(sys.executable).parent / "uv"):
+        if candidate.is_file():
+            return str(candidate)
+    found = shutil.which("uv")
+    assert found, "uv not found: run the tests through ./dev"
+    return found
+
+
+def _run(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(args, capture_output=True, text=True, check=False, timeout=300, **kwargs)
+    assert result.returncode == 0, f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}{result.stderr}"
+    return result
+
+
+def _pyproject_version() -> str:
+    version = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert isinstance(version, str)
+    return version
+
+
+def _package_files() -> set[str]:
+    """Every file of the package the build should ship, relative to the package directory.
+
+    Files git tracks plus untracked files it does not ignore (hatch honours .gitignore the same way),
+    without bytecode; every file on disk when this is not a git checkout.
+    """
+    result = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z", "--", str(PACKAGE_DIR)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        check=False,
+    )
+    if result.returncode == 0 and result.stdout:
+        candidates = [REPO_ROOT / name for name in result.stdout.decode().split("\0") if name]
+    else:
+        candidates = [p for p in PACKAGE_DIR.rglob("*") if p.is_file()]
+    return {
+        path.relative_to(PACKAGE_DIR).as_posix()
+        for path in candidates
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix not in {".pyc", ".pyo"}
+    }
+
+
+@pytest.fixture(scope="module")
+def dists(tmp_path_factory: pytest.TempPathFactory) -> Dists:
+    out = tmp_path_factory.mktemp("dist")
+    _run([_uv(), "build", "--out-dir", str(out), str(REPO_ROOT)], cwd=REPO_ROOT)
+    wheels, sdists = sorted(out.glob("*.whl")), sorted(out.glob("*.tar.gz"))
+    assert len(wheels) == 1, wheels
+    assert len(sdists) == 1, sdists
+    return Dists(wheel=wheels[0], sdist=sdists[0])
+
+
+def test_wheel_ships_every_package_file(dists: Dists) -> None:
+    with zipfile.ZipFile(dists.wheel) as wheel:
+        names = set(wheel.namelist())
+    missing_required = [f for f in REQUIRED_IN_WHEEL if f"{PACKAGE}/{f}" not in names]
+    assert not missing_required, f"wheel lacks {missing_required}"
+    expected = _package_files()
+    assert set(REQUIRED_IN_WHEEL) <= expected
+    missing = sorted(f for f in expected if f"{PACKAGE}/{f}" not in names)
+    assert not missing, f"wheel lacks package files (package data?): {missing}"
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+
+
+def test_sdist_ships_every_package_file(dists: Dists) -> None:
+    prefix = dists.sdist.name.removesuffix(".tar.gz") + f"/src/{PACKAGE}/"
+    with tarfile.open(dists.sdist) as sdist:
+        names = {m.name.removeprefix(prefix) for m in sdist.getmembers() if m.name.startswith(prefix)}
+    missing = sorted(_package_files() - names)
+    assert not missing, f"sdist lacks {missing}"
+
+
+def test_built_version_is_pyprojects(dists: Dists) -> None:
+    version = _pyproject_version()
+    with zipfile.ZipFile(dists.wheel) as wheel:
+        wheel_metadata = HeaderParser().parsestr(wheel.read(f"{PACKAGE}-{version}.dist-info/METADATA").decode())
+    with tarfile.open(dists.sdist) as sdist:
+        member = sdist.extractfile(f"{PACKAGE}-{version}/PKG-INFO")
+        assert member is not None
+        sdist_metadata = HeaderParser().parsestr(member.read().decode())
+    assert wheel_metadata["Name"] == sdist_metadata["Name"] == DISTRIBUTION
+    assert wheel_metadata["Version"] == sdist_metadata["Version"] == version
+    assert dists.wheel.name.startswith(f"{PACKAGE}-{version}-")
+
+
+def test_twine_check_passes(dists: Dists) -> None:
+    _run([sys.executable, "-m", "twine", "check", "--strict", str(dists.wheel), str(dists.sdist)])
+
+
+_APP = textwrap.dedent(
+    """
+    import json
+    import sys
+    from importlib import metadata
+    from pathlib import Path
+
+    import aws_cdk as cdk
+    from aws_cdk import aws_ec2 as ec2
+
+    import mlflow_sagemaker_constructs
+    from mlflow_sagemaker_constructs import SecureMlflowService
+
+    # The feature flags `cdk init` writes into cdk.json (the CLI would pass them as context).
+    app = cdk.App(outdir=sys.argv[1], context=json.loads(Path("feature_flags.json").read_text()))
+    stack = cdk.Stack(app, "Packaged", env=cdk.Environment(account="123456789012", region="us-east-1"))
+    vpc = ec2.Vpc.from_vpc_attributes(
+        stack,
+        "Vpc",
+        vpc_id="vpc-0123456789abcdef0",
+        vpc_cidr_block="10.20.0.0/16",
+        availability_zones=["us-east-1a", "us-east-1b"],
+        private_subnet_ids=["subnet-0a000000000000001", "subnet-0a000000000000002"],
+        private_subnet_route_table_ids=["rtb-0a000000000000001", "rtb-0a000000000000002"],
+        isolated_subnet_ids=["subnet-0b000000000000001", "subnet-0b000000000000002"],
+        isolated_subnet_route_table_ids=["rtb-0b000000000000001", "rtb-0b000000000000002"],
+    )
+    SecureMlflowService(stack, "Mlflow", vpc=vpc)
+    app.synth()
+    print(json.dumps({
+        "module_file": str(Path(mlflow_sagemaker_constructs.__file__).resolve()),
+        "prefix": str(Path(sys.prefix).resolve()),
+        "version": mlflow_sagemaker_constructs.__version__,
+        "metadata_version": metadata.version("mlflow-sagemaker-constructs"),
+    }))
+    """
+)
+
+
+def _constraints() -> str:
+    """Pin every dependency to the version in this environment: the install resolves from uv's cache."""
+    pins: dict[str, str] = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if name and name.lower().replace("_", "-") != DISTRIBUTION:
+            pins.setdefault(name.lower(), f"{name}=={dist.version}")
+    return "\n".join(sorted(pins.values())) + "\n"
+
+
+def test_installed_wheel_synthesizes_outside_the_repository(
+    dists: Dists, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    work = tmp_path_factory.mktemp("installed")
+    assert not work.resolve().is_relative_to(REPO_ROOT)
+    venv = work / "venv"
+    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
+    python = venv / "bin" / "python"
+    (work / "constraints.txt").write_text(_constraints())
+    install = [_uv(), "pip", "install", "--quiet", "--python", str(python), "--constraint", "constraints.txt"]
+    _run([*install, str(dists.wheel)], cwd=work)
+    (work / "app.py").write_text(_APP)
+    shutil.copy(REPO_ROOT / "examples" / "cdk_feature_flags.json", work / "feature_flags.json")
+    # No trace of the repository or the development environment; Node.js stays on PATH for jsii.
+    env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME"}}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # let imports write __pycache__: the asset must exclude it
+    outdir = work / "cdk.out"
+    result = _run([str(python), "app.py", str(outdir)], cwd=work, env=env)
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+
+    installed = Path(report["module_file"]).parent
+    assert Path(report["module_file"]).is_relative_to(venv.resolve()), report
+    assert Path(report["prefix"]) == venv.resolve()
+    assert report["version"] == report["metadata_version"] == _pyproject_version()
+
+    template = json.loads((outdir / "Packaged.template.json").read_text())
+    types = [resource["Type"] for resource in template["Resources"].values()]
+    assert types.count("AWS::ECS::Service") == 1
+
+    assets = json.loads((outdir / "Packaged.assets.json").read_text())
+    images = list(assets["dockerImages"].values())
+    assert len(images) == 1, images
+    context = outdir / images[0]["source"]["directory"]
+    assert (context / "Dockerfile").read_bytes() == (installed / "server" / "Dockerfile").read_bytes()
+    assert (installed / "server" / "Dockerfile").read_bytes() == (PACKAGE_DIR / "server" / "Dockerfile").read_bytes()
+    for name in ("entrypoint.py", "contract.py", "requirements.txt"):
+        assert (context / name).is_file(), name
+    assert not list(context.rglob("__pycache__")), "the Docker build context includes bytecode caches"
