@@ -774,7 +774,7 @@ REJECTED: list[tuple[str, Props, str]] = [
     (
         "subnets selecting nothing",
         _in_vpc(vpc_subnets=ec2.SubnetSelection(subnet_group_name="nope")),
-        "vpc_subnets selects no subnets in vpc",
+        "vpc_subnets selects no subnets in the given VPC",
     ),
     (
         "one subnet",

@@ -17,14 +17,14 @@ if TYPE_CHECKING:
     from mlflow_sagemaker_constructs.authentication import MlflowAuthentication as MlflowAuthentication
     from mlflow_sagemaker_constructs.database import DatabaseEngine as DatabaseEngine
     from mlflow_sagemaker_constructs.database import ExistingDatabase as ExistingDatabase
+    from mlflow_sagemaker_constructs.model_endpoint import MlflowModelEndpoint as MlflowModelEndpoint
+    from mlflow_sagemaker_constructs.private_http_api import EdgeAuthorization as EdgeAuthorization
+    from mlflow_sagemaker_constructs.private_http_api import PrivateHttpApi as PrivateHttpApi
     from mlflow_sagemaker_constructs.secure_mlflow_service import (
         DEFAULT_AURORA_POSTGRES_VERSION as DEFAULT_AURORA_POSTGRES_VERSION,
     )
     from mlflow_sagemaker_constructs.secure_mlflow_service import ArtifactAccess as ArtifactAccess
     from mlflow_sagemaker_constructs.secure_mlflow_service import SecureMlflowService as SecureMlflowService
-    from mlflow_sagemaker_constructs.model_endpoint import MlflowModelEndpoint as MlflowModelEndpoint
-    from mlflow_sagemaker_constructs.private_http_api import EdgeAuthorization as EdgeAuthorization
-    from mlflow_sagemaker_constructs.private_http_api import PrivateHttpApi as PrivateHttpApi
     from mlflow_sagemaker_constructs.server_image import ServerImage as ServerImage
     from mlflow_sagemaker_constructs.studio import AppNetworkAccess as AppNetworkAccess
     from mlflow_sagemaker_constructs.studio import StudioDomainOrUser as StudioDomainOrUser

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +16,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from mlflow_sagemaker_constructs import _validation as check
+from mlflow_sagemaker_constructs._nag import acknowledge, acknowledge_wildcard_resource
 from mlflow_sagemaker_constructs.serving import SERVING_IMAGE_DIRECTORY
 
 #: The one production variant of the endpoint (SageMaker's conventional name).
@@ -72,42 +73,6 @@ _AUTOSCALING_ROLE = (
     "aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
     "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
 )
-
-
-def _acknowledge(scope: Construct, rule: str, reason: str) -> None:
-    cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=rule, reason=reason))
-
-
-def _acknowledge_wildcard_resource(scope: Construct, resource: str, reason: str) -> None:
-    """Acknowledge cdk-nag's IAM5 finding for ``resource``, named as cdk-nag names it.
-
-    cdk-nag flattens the resolved resource: ``{"Ref": X}`` becomes ``<X>``, ``Fn::GetAtt`` becomes
-    ``<Id.Attr>``, ``Fn::Join`` is joined, anything else is compact JSON. So an ARN with the region and
-    account of an environment-agnostic stack becomes ``arn:<AWS::Partition>:logs:<AWS::Region>:...``.
-    """
-    flattened = _flatten_cfn_reference(cdk.Stack.of(scope).resolve(resource))
-    _acknowledge(scope, f"AwsSolutions-IAM5[Resource::{flattened}]", reason)
-
-
-def _flatten_cfn_reference(node: object) -> str:
-    if node is None:
-        return ""
-    if isinstance(node, str):
-        return node.replace("${", "<").replace("}", ">")
-    if isinstance(node, dict):
-        if "Fn::Join" in node:
-            delimiter, items = node["Fn::Join"]
-            return str(delimiter).join(_flatten_cfn_reference(item) for item in items)
-        if "Fn::Sub" in node:
-            return _flatten_cfn_reference(node["Fn::Sub"])
-        if "Fn::GetAtt" in node:
-            resource, attribute = node["Fn::GetAtt"]
-            return f"<{_flatten_cfn_reference(resource)}.{_flatten_cfn_reference(attribute)}>"
-        if "Fn::ImportValue" in node:
-            return _flatten_cfn_reference(node["Fn::ImportValue"])
-        if "Ref" in node:
-            return f"<{_flatten_cfn_reference(node['Ref'])}>"
-    return json.dumps(node, separators=(",", ":"))
 
 
 def _is_token(value: object) -> bool:
@@ -324,7 +289,7 @@ class MlflowModelEndpoint(Construct):
         )
         wildcard_log_resources = [f"{log_arn}:log-stream:*"] if endpoint_name else [log_arn, f"{log_arn}:log-stream:*"]
         for resource in wildcard_log_resources:
-            _acknowledge_wildcard_resource(self.role, resource, log_reason.strip())
+            acknowledge_wildcard_resource(self.role, resource, log_reason.strip())
 
         # Network.
         self.security_group: ec2.ISecurityGroup | None = None
@@ -342,7 +307,7 @@ class MlflowModelEndpoint(Construct):
             )
             self.role.add_to_policy(iam.PolicyStatement(sid="AttachToVpc", actions=list(_VPC_ACTIONS), resources=["*"]))
         self.connections = ec2.Connections(security_groups=self._security_groups)
-        _acknowledge(
+        acknowledge(
             self.role,
             "AwsSolutions-IAM5[Resource::*]",
             "Actions without resource-level permissions: ecr:GetAuthorizationToken (image pulls themselves "
@@ -376,7 +341,7 @@ class MlflowModelEndpoint(Construct):
             self.role.add_to_policy(
                 iam.PolicyStatement(sid="WriteCapturedData", actions=["s3:PutObject"], resources=[capture_resource])
             )
-            _acknowledge_wildcard_resource(
+            acknowledge_wildcard_resource(
                 self.role,
                 capture_resource,
                 "SageMaker writes captured requests and responses under data_capture_s3_uri in objects named "
@@ -751,24 +716,8 @@ class MlflowModelEndpoint(Construct):
                     "vpc has no private or isolated subnets: SageMaker gives the containers' network "
                     "interfaces no public IP; pass a VPC with private subnets, or set vpc_subnets"
                 )
-        try:
-            selected = vpc.select_subnets(
-                subnet_type=vpc_subnets.subnet_type,
-                subnet_group_name=vpc_subnets.subnet_group_name,
-                subnets=vpc_subnets.subnets,
-                availability_zones=vpc_subnets.availability_zones,
-                one_per_az=vpc_subnets.one_per_az,
-                subnet_filters=vpc_subnets.subnet_filters,
-            )
-        except RuntimeError as error:  # jsii surfaces CDK's own selection errors as RuntimeError
-            raise ValueError(
-                f"vpc_subnets selects no subnets in vpc ({error}): choose a subnet type or group that exists in the VPC"
-            ) from error
+        selected = check.selected_subnets(vpc, vpc_subnets, "vpc_subnets")
         count = len(selected.subnet_ids)
-        if count == 0:
-            raise ValueError(
-                "vpc_subnets selects no subnets in vpc: choose a subnet type or group that exists in the VPC"
-            )
         if selected.has_public:
             raise ValueError(
                 "vpc_subnets selects public subnets: SageMaker gives the containers' network interfaces no "

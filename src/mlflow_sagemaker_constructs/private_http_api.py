@@ -22,6 +22,7 @@ from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as route53_targets
 from constructs import Construct
 
+from mlflow_sagemaker_constructs._nag import acknowledge_wildcard_resource
 from mlflow_sagemaker_constructs._validation import selected_subnets
 
 __all__ = [
@@ -84,26 +85,6 @@ class _AccessLogSettings:
 
 def _concrete(value: str | None) -> bool:
     return value is not None and not cdk.Token.is_unresolved(value)
-
-
-def _nag_string(resolved: object) -> str:
-    """A resolved CloudFormation value written the way cdk-nag names it in finding ids.
-
-    ``Ref`` becomes ``<LogicalId>``, ``Fn::GetAtt`` becomes ``<LogicalId.Attribute>`` and ``Fn::Join``
-    joins its parts, e.g. ``arn:aws:execute-api:us-east-1:123456789012:<MyApi1234>/*``.
-    """
-    if isinstance(resolved, str):
-        return resolved
-    if isinstance(resolved, dict) and len(resolved) == 1:
-        ((key, value),) = resolved.items()
-        if key == "Ref":
-            return f"<{value}>"
-        if key == "Fn::GetAtt" and isinstance(value, list):
-            return f"<{'.'.join(str(v) for v in value)}>"
-        if key == "Fn::Join" and isinstance(value, list) and len(value) == 2:
-            separator, parts = value
-            return str(separator).join(_nag_string(p) for p in parts)
-    return json.dumps(resolved, sort_keys=True)
 
 
 class PrivateHttpApi(Construct):
@@ -404,13 +385,11 @@ class PrivateHttpApi(Construct):
         )
         principal = grantee.grant_principal
         if isinstance(principal, Construct):
-            resource = _nag_string(cdk.Stack.of(principal).resolve(self.execute_api_arn))
-            cdk.Validations.of(principal).acknowledge(
-                cdk.Acknowledgment(
-                    id=f"AwsSolutions-IAM5[Resource::{resource}]",
-                    reason="execute-api:Invoke on every stage, method and path of one MLflow HTTP API: "
-                    "its single $default route carries the whole MLflow REST API, UI and artifacts.",
-                )
+            acknowledge_wildcard_resource(
+                principal,
+                self.execute_api_arn,
+                "execute-api:Invoke on every stage, method and path of one MLflow HTTP API: "
+                "its single $default route carries the whole MLflow REST API, UI and artifacts.",
             )
         return grant
 

@@ -18,10 +18,11 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
-from constructs import Construct, IConstruct
+from constructs import Construct
 
 from mlflow_sagemaker_constructs import _validation as check
 from mlflow_sagemaker_constructs._cdk_fixups import tidy_log_retention_function
+from mlflow_sagemaker_constructs._nag import acknowledge
 from mlflow_sagemaker_constructs.authentication import MlflowAuthentication
 from mlflow_sagemaker_constructs.database import DatabaseEngine, ExistingDatabase
 from mlflow_sagemaker_constructs.server import contract
@@ -36,10 +37,6 @@ _URL_UNSAFE_CHARACTERS = " %+~`#$&*()|[]{}:;<>?!'/@\"\\,=^"
 
 _TRACKING_DATABASE = "mlflow"
 _AUTH_DATABASE = "mlflow_auth"
-
-
-def _acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
-    cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=rule, reason=reason))
 
 
 @jsii.implements(cdk.IStableStringProducer)
@@ -288,7 +285,7 @@ class SecureMlflowService(Construct):
         )
         self.container = self._add_container()
         self.service = self._create_service()
-        _acknowledge(
+        acknowledge(
             self.task_definition.obtain_execution_role(),
             "AwsSolutions-IAM5[Resource::*]",
             "ecr:GetAuthorizationToken has no resource-level permissions; image pulls and log writes are scoped "
@@ -437,7 +434,7 @@ class SecureMlflowService(Construct):
             lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(365))],
             removal_policy=self.bucket_removal_policy,
         )
-        _acknowledge(
+        acknowledge(
             bucket,
             "AwsSolutions-S1",
             "This bucket is the access-log destination itself; logging it into another bucket would only move "
@@ -467,7 +464,7 @@ class SecureMlflowService(Construct):
         if self.access_logs_bucket is not None:
             load_balancer.log_access_logs(self.access_logs_bucket, "load-balancer")
         else:
-            _acknowledge(
+            acknowledge(
                 load_balancer,
                 "AwsSolutions-ELB2",
                 "Access logging was turned off with access_logging=False by the user of SecureMlflowService.",
@@ -534,7 +531,7 @@ class SecureMlflowService(Construct):
         generated_secret = database.node.find_child("Secret")
         assert isinstance(generated_secret, secretsmanager.Secret)
         generated_secret.apply_removal_policy(self.secrets_removal_policy)
-        _acknowledge(
+        acknowledge(
             database,
             "AwsSolutions-RDS11",
             "A non-default port adds no protection here: the cluster sits in private subnets and its security "
@@ -543,7 +540,7 @@ class SecureMlflowService(Construct):
         if self.database_secret_rotation is not None:
             database.add_rotation_single_user(automatically_after=self.database_secret_rotation)
         else:
-            _acknowledge(
+            acknowledge(
                 database.node.find_child("Secret"),
                 "AwsSolutions-SMG4",
                 "Rotation is opt-in (database_secret_rotation): tasks read the credentials at start, so a "
@@ -626,7 +623,7 @@ class SecureMlflowService(Construct):
             removal_policy=self.secrets_removal_policy,
         )
         for secret, what in ((admin, "admin password"), (flask, "Flask secret key")):
-            _acknowledge(
+            acknowledge(
                 secret,
                 "AwsSolutions-SMG4",
                 f"The MLflow {what} has no rotation Lambda: MLflow keeps users in its own database, so a rotated "
@@ -715,7 +712,7 @@ class SecureMlflowService(Construct):
             ),
             stop_timeout=cdk.Duration.seconds(30),
         )
-        _acknowledge(
+        acknowledge(
             self.task_definition,
             "AwsSolutions-ECS2",
             "Only non-secret settings (hosts, ports, names, modes) are environment variables; the database "
@@ -765,7 +762,7 @@ class SecureMlflowService(Construct):
         write = self.artifact_access is ArtifactAccess.PROXIED
         self._grant_prefix(self.task_definition.task_role, write=write)
         task_role = self.task_definition.task_role
-        _acknowledge(
+        acknowledge(
             task_role,
             f"AwsSolutions-IAM5[Resource::<{self._bucket_logical_id()}.Arn>/{self.artifact_prefix}/*]"
             if self.existing_bucket is None

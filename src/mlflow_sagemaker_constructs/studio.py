@@ -21,6 +21,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from mlflow_sagemaker_constructs import _validation as check
+from mlflow_sagemaker_constructs._nag import acknowledge, acknowledge_wildcard_resource
 from mlflow_sagemaker_constructs.secure_mlflow_service import ArtifactAccess, SecureMlflowService
 from mlflow_sagemaker_constructs.training import CREDENTIALS_SECRET_ENV, SIGV4_AUTH, MlflowTrainingConfig, _sdk_config
 
@@ -54,30 +55,6 @@ class _Auth(enum.Enum):
     BASIC = "basic"  # MLflow built-in authentication, credentials from Secrets Manager
     SIGV4 = "sigv4"  # IAM at an HTTP API, MLFLOW_TRACKING_AUTH=aws-sigv4
     NONE = "none"  # no credentials written by the lifecycle configuration
-
-
-def _acknowledge(scope: Construct, rule: str, reason: str) -> None:
-    cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=rule, reason=reason))
-
-
-def _nag_string(resolved: object) -> str:
-    """A resolved CloudFormation value written the way cdk-nag names it in finding ids.
-
-    ``Ref`` becomes ``<LogicalId>``, ``Fn::GetAtt`` becomes ``<LogicalId.Attribute>``, ``Fn::Join`` joins its
-    parts, e.g. ``arn:aws:sagemaker:us-east-1:123456789012:app/<StudioDomain1234.DomainId>/*``.
-    """
-    if isinstance(resolved, str):
-        return resolved
-    if isinstance(resolved, dict) and len(resolved) == 1:
-        ((key, value),) = resolved.items()
-        if key == "Ref":
-            return f"<{value}>"
-        if key == "Fn::GetAtt" and isinstance(value, list):
-            return f"<{'.'.join(str(v) for v in value)}>"
-        if key == "Fn::Join" and isinstance(value, list) and len(value) == 2:
-            separator, parts = value
-            return str(separator).join(_nag_string(p) for p in parts)
-    return json.dumps(resolved, sort_keys=True)
 
 
 def _shell_literal(name: str, value: str) -> str:
@@ -483,7 +460,7 @@ class StudioDomainOrUser(Construct):
             ),
             removal_policy=self.secrets_removal_policy,
         )
-        _acknowledge(
+        acknowledge(
             secret,
             "AwsSolutions-SMG4",
             "MLflow keeps its users in its own database: a rotated secret would no longer match. Change the password "
@@ -659,7 +636,7 @@ class StudioDomainOrUser(Construct):
         if self.use_sagemaker_full_access:
             role.add_managed_policy(iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSageMakerFullAccess"))
             assert isinstance(role, Construct)
-            _acknowledge(
+            acknowledge(
                 role,
                 "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSageMakerFullAccess]",
                 "use_sagemaker_full_access=True was chosen explicitly: the AWS managed policy is attached in addition "
@@ -669,8 +646,7 @@ class StudioDomainOrUser(Construct):
     def _acknowledge_resource(self, scope: Construct | iam.IRole, arn: str, reason: str) -> None:
         """Acknowledge cdk-nag's IAM5 finding for one wildcard resource, named as cdk-nag names it."""
         assert isinstance(scope, Construct)
-        resource = _nag_string(cdk.Stack.of(self).resolve(arn))
-        _acknowledge(scope, f"AwsSolutions-IAM5[Resource::{resource}]", reason)
+        acknowledge_wildcard_resource(scope, arn, reason)
 
     def _add_execution_statements(self, stack: cdk.Stack) -> None:
         """The least-privilege statements every execution role shares, each wildcard acknowledged with a reason."""
@@ -801,7 +777,7 @@ class StudioDomainOrUser(Construct):
             [("*", "")],
             conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
         )
-        _acknowledge(
+        acknowledge(
             policy,
             "AwsSolutions-IAM5[Resource::*]",
             "Only actions without resource-level permissions use '*': SageMaker List*, EC2 Describe*, "
