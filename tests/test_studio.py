@@ -822,7 +822,7 @@ EXISTING = {"existing_domain_id": DOMAIN_ID, "user_profile_names": ["alice"]}
         ),
         (
             {"mlflow": "unauthenticated", "mlflow_credentials_secret": "secret"},
-            r"mlflow_credentials_secret was given but Studio does not use MLflow's built-in authentication",
+            r"mlflow_credentials_secret was given but Studio users do not use MLflow's built-in authentication",
         ),
         (
             {"tracking_uri": "mlflow.internal"},

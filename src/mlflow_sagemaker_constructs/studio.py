@@ -23,7 +23,13 @@ from constructs import Construct
 from mlflow_sagemaker_constructs import _validation as check
 from mlflow_sagemaker_constructs._nag import acknowledge, acknowledge_wildcard_resource
 from mlflow_sagemaker_constructs.secure_mlflow_service import ArtifactAccess, SecureMlflowService
-from mlflow_sagemaker_constructs.training import CREDENTIALS_SECRET_ENV, SIGV4_AUTH, MlflowTrainingConfig, _sdk_config
+from mlflow_sagemaker_constructs.training import (
+    CREDENTIALS_SECRET_ENV,
+    SIGV4_AUTH,
+    MlflowTrainingConfig,
+    _sdk_config,
+    check_client_auth,
+)
 
 __all__ = ["AppNetworkAccess", "StudioDomainOrUser"]
 
@@ -354,24 +360,14 @@ class StudioDomainOrUser(Construct):
         if self.per_user_roles and not self.user_profile_names:
             raise ValueError("per_user_roles=True without user_profile_names: pass the users who get their own roles")
 
-        built_in = self.mlflow.authentication.enabled
-        if self.sigv4:
-            if tracking_uri is None:
-                raise ValueError(
-                    "sigv4=True needs tracking_uri: pass the HTTP API's URL (PrivateHttpApi.url); the load "
-                    "balancer's internal URL does not check SigV4"
-                )
-            if built_in:
-                raise ValueError(
-                    "sigv4=True with an MLflow server that uses its built-in authentication: SigV4 and basic auth "
-                    "both use the Authorization header; deploy the server with "
-                    "MlflowAuthentication.disabled(authenticated_by=...) or set sigv4=False"
-                )
-        if self.mlflow_credentials_secret is not None and (self.sigv4 or not built_in):
-            raise ValueError(
-                "mlflow_credentials_secret was given but Studio does not use MLflow's built-in authentication "
-                "(sigv4=True or the server's authentication is disabled): drop mlflow_credentials_secret"
-            )
+        check_client_auth(
+            self.mlflow,
+            sigv4=self.sigv4,
+            tracking_uri=tracking_uri,
+            secret_given=self.mlflow_credentials_secret is not None,
+            secret_prop="mlflow_credentials_secret",
+            clients="Studio users",
+        )
         if (
             tracking_uri is not None
             and not cdk.Token.is_unresolved(tracking_uri)

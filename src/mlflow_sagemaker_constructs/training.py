@@ -23,6 +23,41 @@ CREDENTIALS_SECRET_ENV = "MLFLOW_CREDENTIALS_SECRET_ARN"
 SIGV4_AUTH = "aws-sigv4"
 
 
+def check_client_auth(
+    mlflow: SecureMlflowService,
+    *,
+    sigv4: bool,
+    tracking_uri: str | None,
+    secret_given: bool,
+    secret_prop: str,
+    clients: str,
+) -> bool:
+    """Reject client authentication settings that cannot work with ``mlflow``; return whether it uses basic-auth.
+
+    Shared by the training-job configuration and Studio: SigV4 needs the HTTP API's URL and a server without
+    basic-auth (both use the Authorization header); a credentials secret only makes sense with basic-auth.
+    """
+    built_in = mlflow.authentication.enabled
+    if sigv4:
+        if tracking_uri is None:
+            raise ValueError(
+                "sigv4=True needs tracking_uri: pass the HTTP API's URL (PrivateHttpApi.url); the load "
+                "balancer's internal URL does not check SigV4"
+            )
+        if built_in:
+            raise ValueError(
+                "sigv4=True with an MLflow server that uses its built-in authentication: SigV4 and basic auth "
+                "both use the Authorization header; deploy the server with "
+                "MlflowAuthentication.disabled(authenticated_by=...) or set sigv4=False"
+            )
+    if secret_given and (sigv4 or not built_in):
+        raise ValueError(
+            f"{secret_prop} was given but {clients} do not use MLflow's built-in authentication "
+            f"(sigv4=True or the server's authentication is disabled): drop {secret_prop}"
+        )
+    return built_in
+
+
 class MlflowTrainingConfig:
     """The VPC configuration and environment that let a SageMaker training job log to MLflow.
 
@@ -91,24 +126,14 @@ class MlflowTrainingConfig:
         self.subnet_ids: list[str] = check.selected_subnets(mlflow.vpc, self.subnets, "subnets").subnet_ids
 
     def _validate(self, tracking_uri: str | None) -> None:
-        built_in = self.mlflow.authentication.enabled
-        if self.sigv4:
-            if tracking_uri is None:
-                raise ValueError(
-                    "sigv4=True needs tracking_uri: pass the HTTP API's URL (PrivateHttpApi.url); the load "
-                    "balancer's internal URL does not check SigV4"
-                )
-            if built_in:
-                raise ValueError(
-                    "sigv4=True with an MLflow server that uses its built-in authentication: SigV4 and basic auth "
-                    "both use the Authorization header; deploy the server with "
-                    "MlflowAuthentication.disabled(authenticated_by=...) or set sigv4=False"
-                )
-        if self.credentials_secret is not None and (self.sigv4 or not built_in):
-            raise ValueError(
-                "credentials_secret was given but the jobs do not use MLflow's built-in authentication "
-                "(sigv4=True or the server's authentication is disabled): drop credentials_secret"
-            )
+        built_in = check_client_auth(
+            self.mlflow,
+            sigv4=self.sigv4,
+            tracking_uri=tracking_uri,
+            secret_given=self.credentials_secret is not None,
+            secret_prop="credentials_secret",
+            clients="the jobs",
+        )
         if built_in and not self.sigv4 and self.credentials_secret is None:
             raise ValueError(
                 "the MLflow server uses its built-in authentication: pass credentials_secret, a secret with the "
