@@ -47,8 +47,10 @@ def test_train_script_logs_params_metrics_and_registers_the_model(tmp_path: Path
     (version,) = client.search_model_versions("name='diabetes-elasticnet'")
     assert version.run_id == run_id
 
-    mlflow.set_tracking_uri(tracking_uri)
-    model = mlflow.pyfunc.load_model(f"models:/diabetes-elasticnet/{version.version}")
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+    with _use_tracking_uri(tracking_uri):  # not mlflow.set_tracking_uri: it would outlive this test
+        model = mlflow.pyfunc.load_model(f"models:/diabetes-elasticnet/{version.version}")
     from sklearn.datasets import load_diabetes  # type: ignore[import-untyped]
 
     features, _ = load_diabetes(return_X_y=True, as_frame=True)

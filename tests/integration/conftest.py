@@ -168,8 +168,15 @@ def use_server(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, tuple[str, str
         # Fail fast: the client's default is 7 retries with exponential back-off.
         monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
         monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
-        mlflow.set_tracking_uri(url)
-        mlflow.set_registry_uri(url)
+        # Set MLflow's process-wide URIs through monkeypatch so they are restored after the test: a leftover
+        # registry URI would send later tests' model registrations (other modules, same worker) here.
+        from mlflow.tracking._model_registry import utils as registry_utils
+        from mlflow.tracking._tracking_service import utils as tracking_utils
+
+        monkeypatch.setattr(tracking_utils, "_tracking_uri", url)
+        monkeypatch.setattr(registry_utils, "_registry_uri", url)
+        assert mlflow.get_tracking_uri() == url
+        assert mlflow.get_registry_uri() == url
         return MlflowClient(tracking_uri=url, registry_uri=url)
 
     return use

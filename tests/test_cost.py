@@ -1,0 +1,178 @@
+"""scripts/cost.py: counting billable idle resources in templates, and docs/cost.md kept up to date."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+
+from tests.harness.app import REPO_ROOT, new_stack, synth_template
+
+pytestmark = pytest.mark.xdist_group("cost")
+
+
+def _load_cost() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("cost_script", REPO_ROOT / "scripts" / "cost.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+cost = _load_cost()
+HOURS = cost.HOURS_PER_MONTH
+PRICES: dict[str, float] = cost.PRICES
+
+
+@pytest.fixture(scope="module")
+def nat_and_task_template() -> dict[str, Any]:
+    """One NAT gateway and one Fargate service with one 1 vCPU / 2 GB x86 task, as L1 resources."""
+    stack = new_stack()
+    ec2.CfnNatGateway(stack, "Nat", subnet_id="subnet-0123456789abcdef0", connectivity_type="private")
+    task = ecs.CfnTaskDefinition(
+        stack,
+        "Task",
+        cpu="1024",
+        memory="2048",
+        requires_compatibilities=["FARGATE"],
+        network_mode="awsvpc",
+        container_definitions=[ecs.CfnTaskDefinition.ContainerDefinitionProperty(name="c", image="busybox")],
+    )
+    ecs.CfnService(
+        stack,
+        "Service",
+        launch_type="FARGATE",
+        desired_count=1,
+        task_definition=task.ref,
+        network_configuration=ecs.CfnService.NetworkConfigurationProperty(
+            awsvpc_configuration=ecs.CfnService.AwsVpcConfigurationProperty(subnets=["subnet-0123456789abcdef0"])
+        ),
+    )
+    return synth_template(stack)
+
+
+def test_nat_plus_one_task_sums_to_list_prices(nat_and_task_template: dict[str, Any]) -> None:
+    items = cost.idle_cost([nat_and_task_template])
+    expected = (
+        PRICES["nat_gateway_hour"] + PRICES["fargate_x86_vcpu_hour"] + 2 * PRICES["fargate_x86_gb_hour"]
+    ) * HOURS
+    assert cost.total(items) == pytest.approx(expected)
+    assert cost.total(items) == pytest.approx(32.85 + 36.04, abs=0.01)
+    assert items[0].resource == "NAT gateway"
+
+
+def _fargate(arch: str | None, desired: int, cpu: str = "512", memory: str = "1024") -> dict[str, Any]:
+    task_props: dict[str, Any] = {"Cpu": cpu, "Memory": memory, "RequiresCompatibilities": ["FARGATE"]}
+    if arch:
+        task_props["RuntimePlatform"] = {"CpuArchitecture": arch, "OperatingSystemFamily": "LINUX"}
+    return {
+        "Resources": {
+            "Td": {"Type": "AWS::ECS::TaskDefinition", "Properties": task_props},
+            "Svc": {
+                "Type": "AWS::ECS::Service",
+                "Properties": {"DesiredCount": desired, "TaskDefinition": {"Ref": "Td"}},
+            },
+        }
+    }
+
+
+def test_arm_tasks_use_arm_prices_times_desired_count() -> None:
+    items = cost.idle_cost([_fargate("ARM64", 3)])
+    hourly = 0.5 * PRICES["fargate_arm_vcpu_hour"] + 1 * PRICES["fargate_arm_gb_hour"]
+    assert cost.total(items) == pytest.approx(3 * hourly * HOURS)
+
+
+def test_autoscaling_minimum_above_desired_count_counts() -> None:
+    template = _fargate(None, 1)
+    template["Resources"]["Target"] = {
+        "Type": "AWS::ApplicationAutoScaling::ScalableTarget",
+        "Properties": {
+            "ScalableDimension": "ecs:service:DesiredCount",
+            "MinCapacity": 2,
+            "ResourceId": {"Fn::Join": ["", ["service/", {"Ref": "Cluster"}, "/", {"Fn::GetAtt": ["Svc", "Name"]}]]},
+        },
+    }
+    hourly = 0.5 * PRICES["fargate_x86_vcpu_hour"] + 1 * PRICES["fargate_x86_gb_hour"]
+    assert cost.total(cost.idle_cost([template])) == pytest.approx(2 * hourly * HOURS)
+
+
+@pytest.mark.parametrize(("min_acu", "expected_acu"), [(0, 0.0), (0.5, 0.5), (2, 2.0)])
+def test_aurora_serverless_bills_minimum_acu_per_instance(min_acu: float, expected_acu: float) -> None:
+    template = {
+        "Resources": {
+            "Cluster": {
+                "Type": "AWS::RDS::DBCluster",
+                "Properties": {"ServerlessV2ScalingConfiguration": {"MinCapacity": min_acu, "MaxCapacity": 4}},
+            },
+            **{
+                f"Writer{i}": {
+                    "Type": "AWS::RDS::DBInstance",
+                    "Properties": {"DBInstanceClass": "db.serverless", "DBClusterIdentifier": {"Ref": "Cluster"}},
+                }
+                for i in range(2)
+            },
+        }
+    }
+    total = cost.total(cost.idle_cost([template]))
+    assert total == pytest.approx(2 * expected_acu * PRICES["aurora_serverless_v2_acu_hour"] * HOURS)
+
+
+def test_secrets_keys_endpoints_eips_and_zero_idle_resources() -> None:
+    resources: dict[str, Any] = {
+        "S1": {"Type": "AWS::SecretsManager::Secret"},
+        "S2": {"Type": "AWS::SecretsManager::Secret"},
+        "K": {"Type": "AWS::KMS::Key"},
+        "Eip": {"Type": "AWS::EC2::EIP"},
+        "Ep": {
+            "Type": "AWS::EC2::VPCEndpoint",
+            "Properties": {"VpcEndpointType": "Interface", "SubnetIds": ["a", "b"]},
+        },
+        "Gw": {"Type": "AWS::EC2::VPCEndpoint", "Properties": {"VpcEndpointType": "Gateway"}},
+        "Alb": {"Type": "AWS::ElasticLoadBalancingV2::LoadBalancer", "Properties": {"Scheme": "internal"}},
+        "Logs": {"Type": "AWS::Logs::LogGroup"},
+        "Api": {"Type": "AWS::ApiGatewayV2::Api"},
+        "Domain": {"Type": "AWS::SageMaker::Domain"},
+        "Bucket": {"Type": "AWS::S3::Bucket"},
+    }
+    expected = (
+        2 * PRICES["secrets_manager_secret_month"]
+        + PRICES["kms_key_month"]
+        + (PRICES["public_ipv4_hour"] + 2 * PRICES["vpc_interface_endpoint_az_hour"] + PRICES["alb_hour"]) * HOURS
+    )
+    items = cost.idle_cost([{"Resources": resources}])
+    assert cost.total(items) == pytest.approx(expected)
+    zero = {item.resource for item in items if item.unit_price == 0 and item.count}
+    assert len(zero) == 4
+
+
+def test_provisioned_databases_are_refused_not_silently_priced() -> None:
+    template = {
+        "Resources": {
+            "Cluster": {"Type": "AWS::RDS::DBCluster", "Properties": {}},
+            "I": {
+                "Type": "AWS::RDS::DBInstance",
+                "Properties": {"DBInstanceClass": "db.r6g.large", "DBClusterIdentifier": {"Ref": "Cluster"}},
+            },
+        }
+    }
+    with pytest.raises(ValueError, match="Serverless v2"):
+        cost.idle_cost([template])
+
+
+def test_docs_cost_page_is_up_to_date() -> None:
+    """docs/cost.md is what the script renders now.
+
+    Regenerate: ``./dev shell python scripts/cost.py --write docs/cost.md``.
+    """
+    page = cost.render_markdown(cost.example_costs())
+    assert (Path(REPO_ROOT) / "docs" / "cost.md").read_text(encoding="utf-8") == page, (
+        "docs/cost.md is stale: run ./dev shell python scripts/cost.py --write docs/cost.md"
+    )
