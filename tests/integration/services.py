@@ -127,6 +127,18 @@ class _Service:
     def stop(self) -> None:
         raise NotImplementedError
 
+    def _start(self) -> None:
+        raise NotImplementedError
+
+    def _start_or_clean_up(self) -> Self:
+        """Run ``_start``; stop whatever it got running when it fails, so no process outlives the test."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
 
 def _engine(url: str | sqlalchemy.URL) -> Engine:
     return sqlalchemy.create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
@@ -172,13 +184,7 @@ class PostgresServer(_Service):
 
     @classmethod
     def start(cls) -> PostgresServer:
-        server = cls()
-        try:
-            server._start()
-        except BaseException:
-            server.stop()
-            raise
-        return server
+        return cls()._start_or_clean_up()
 
     def _start(self) -> None:
         pwfile = self.base_dir / "pwfile"
@@ -313,13 +319,7 @@ class MariaDbServer(_Service):
 
     @classmethod
     def start(cls) -> MariaDbServer:
-        server = cls()
-        try:
-            server._start()
-        except BaseException:
-            server.stop()
-            raise
-        return server
+        return cls()._start_or_clean_up()
 
     def _start(self) -> None:
         user = "root" if os.geteuid() == 0 else os.environ.get("USER", "nobody")
@@ -425,22 +425,19 @@ class S3Server(_Service):
 
     @classmethod
     def start(cls) -> S3Server:
-        server = cls()
-        try:
-            with server.log_file.open("wb") as log:
-                server.process = subprocess.Popen(
-                    [sys.executable, "-m", "moto.server", "-H", LOCALHOST, "-p", str(server.port)],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    env={**os.environ, **FAKE_AWS_ENV},
-                    start_new_session=True,
-                )
-            _write_pid_file(server.pid_file, server.process.pid)
-            wait_for_port(server.port, 30, server.process)
-        except BaseException:
-            server.stop()
-            raise
-        return server
+        return cls()._start_or_clean_up()
+
+    def _start(self) -> None:
+        with self.log_file.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "moto.server", "-H", LOCALHOST, "-p", str(self.port)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **FAKE_AWS_ENV},
+                start_new_session=True,
+            )
+        _write_pid_file(self.pid_file, self.process.pid)
+        wait_for_port(self.port, 30, self.process)
 
     def stop(self) -> None:
         if self.process is not None:
@@ -598,13 +595,7 @@ class ApiGateway(_Service):
 
     @classmethod
     def start(cls, upstream_port: int, host_header: str, limit: int = API_GATEWAY_PAYLOAD_LIMIT) -> ApiGateway:
-        gateway = cls(upstream_port, host_header, limit)
-        try:
-            gateway._start()
-        except BaseException:
-            gateway.stop()
-            raise
-        return gateway
+        return cls(upstream_port, host_header, limit)._start_or_clean_up()
 
     def _start(self) -> None:
         limiter = _LimiterServer((LOCALHOST, 0), _LimiterHandler)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mlflow_sagemaker_constructs.server import SERVER_IMAGE_DIRECTORY, contract
 from mlflow_sagemaker_constructs.versions import MLFLOW_VERSION
+from tests.harness.dockerfile import instructions as dockerfile_instructions
 from tests.harness.processes import hadolint_findings
 
 DOCKERFILE = SERVER_IMAGE_DIRECTORY / "Dockerfile"
@@ -19,21 +20,7 @@ REQUIRED_PACKAGES = {"psycopg2-binary", "pymysql", "boto3", "uvloop", "httptools
 
 
 def instructions() -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) of the Dockerfile, continuation lines joined, comments dropped."""
-    result: list[tuple[str, str]] = []
-    pending = ""
-    for raw in DOCKERFILE.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not pending and (not line or line.startswith("#")):
-            continue
-        if line.endswith("\\"):
-            pending += line[:-1] + " "
-            continue
-        line = pending + line
-        pending = ""
-        keyword, _, rest = line.partition(" ")
-        result.append((keyword.upper(), rest.strip()))
-    return result
+    return dockerfile_instructions(DOCKERFILE)
 
 
 def arg_default(name: str) -> str:

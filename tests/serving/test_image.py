@@ -11,6 +11,7 @@ from pathlib import Path
 
 from mlflow_sagemaker_constructs.serving import SERVING_IMAGE_DIRECTORY, SERVING_REQUIREMENTS, entrypoint
 from mlflow_sagemaker_constructs.versions import MLFLOW_VERSION
+from tests.harness.dockerfile import instructions as dockerfile_instructions
 from tests.harness.processes import hadolint_findings
 
 DOCKERFILE = SERVING_IMAGE_DIRECTORY / "Dockerfile"
@@ -34,21 +35,7 @@ _PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^\s\\;]+
 
 
 def instructions() -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) of the Dockerfile, continuation lines joined, comments dropped."""
-    result: list[tuple[str, str]] = []
-    pending = ""
-    for raw in DOCKERFILE.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.endswith("\\"):
-            pending += line[:-1] + " "
-            continue
-        line = pending + line
-        pending = ""
-        keyword, _, rest = line.partition(" ")
-        result.append((keyword.upper(), rest.strip()))
-    return result
+    return dockerfile_instructions(DOCKERFILE)
 
 
 def only(keyword: str) -> str:
