@@ -788,7 +788,7 @@ REJECTED: list[tuple[str, Props, str]] = [
     (
         "vpc without private subnets",
         lambda stack: {"instance_type": "ml.m5.large", "vpc": _public_only_vpc(stack)},
-        "vpc has no private or isolated subnets",
+        "vpc has neither private-with-egress nor isolated subnets: SageMaker gives",
     ),
     (
         "public subnets",

@@ -56,16 +56,18 @@ def selected_subnets(vpc: ec2.IVpc, selection: ec2.SubnetSelection, prop: str, m
     return selected
 
 
-def default_private_selection(vpc: ec2.IVpc) -> ec2.SubnetSelection:
-    """Private subnets with egress when the VPC has them, otherwise isolated subnets."""
+def default_private_selection(
+    vpc: ec2.IVpc, why: str = "MLflow never runs in public subnets; pass a VPC with private subnets"
+) -> ec2.SubnetSelection:
+    """Private subnets with egress when the VPC has them, otherwise isolated subnets.
+
+    ``why`` completes the error for a VPC with neither: what the caller needs them for and how to fix it.
+    """
     if vpc.private_subnets:
         return ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
     if vpc.isolated_subnets:
         return ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
-    raise ValueError(
-        "vpc has neither private-with-egress nor isolated subnets: MLflow never runs in public subnets; "
-        "pass a VPC with private subnets"
-    )
+    raise ValueError(f"vpc has neither private-with-egress nor isolated subnets: {why}")
 
 
 def default_isolated_selection(vpc: ec2.IVpc) -> ec2.SubnetSelection:

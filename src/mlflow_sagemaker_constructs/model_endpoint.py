@@ -707,15 +707,11 @@ class MlflowModelEndpoint(Construct):
                     f"{_MAX_SECURITY_GROUPS}: pass fewer"
                 )
         if vpc_subnets is None:
-            if vpc.private_subnets:
-                vpc_subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
-            elif vpc.isolated_subnets:
-                vpc_subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
-            else:
-                raise ValueError(
-                    "vpc has no private or isolated subnets: SageMaker gives the containers' network "
-                    "interfaces no public IP; pass a VPC with private subnets, or set vpc_subnets"
-                )
+            vpc_subnets = check.default_private_selection(
+                vpc,
+                "SageMaker gives the containers' network interfaces no public IP; pass a VPC with private "
+                "subnets, or set vpc_subnets",
+            )
         selected = check.selected_subnets(vpc, vpc_subnets, "vpc_subnets")
         count = len(selected.subnet_ids)
         if selected.has_public:

@@ -23,7 +23,7 @@ from aws_cdk import aws_route53_targets as route53_targets
 from constructs import Construct
 
 from mlflow_sagemaker_constructs._nag import acknowledge_wildcard_resource
-from mlflow_sagemaker_constructs._validation import selected_subnets
+from mlflow_sagemaker_constructs._validation import default_private_selection, selected_subnets
 
 __all__ = [
     "DEFAULT_LOG_RETENTION",
@@ -715,16 +715,9 @@ class PrivateHttpApi(Construct):
         """``selection`` (or the default) after checking it selects subnets of :attr:`vpc`."""
         vpc = self._vpc
         if selection is None:
-            if vpc.private_subnets:
-                selection = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
-            elif vpc.isolated_subnets:
-                selection = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
-            else:
-                raise ValueError(
-                    "vpc has neither private-with-egress nor isolated subnets for the VPC link: pass "
-                    "vpc_link_subnets to choose its subnets"
-                )
-            return selection
+            return default_private_selection(
+                vpc, "the VPC link needs some; pass vpc_link_subnets to choose its subnets"
+            )
         selected = selected_subnets(vpc, selection, "vpc_link_subnets").subnets
         known = {s.subnet_id for s in [*vpc.public_subnets, *vpc.private_subnets, *vpc.isolated_subnets]}
         # Only an imported VPC has literal subnet ids to compare with; tokens cannot be compared.
