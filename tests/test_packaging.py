@@ -76,8 +76,12 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp
     from mlflow.tracking._tracking_service import utils as tracking_utils
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        # setenv first so that monkeypatch records the variable's absence and removes what the command's
+        # mlflow.set_*_uri() writes into os.environ; a bare delenv of an unset variable records nothing,
+        # and the leftover registry URI sent later tests' registrations (same worker) to this test's store.
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     monkeypatch.setattr(tracking_utils, "_tracking_uri", None)
     monkeypatch.setattr(registry_utils, "_registry_uri", None)
 
