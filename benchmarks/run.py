@@ -2,7 +2,7 @@
 
 Run with ``./dev shell python -m benchmarks.run`` from the repository root; writes ``docs/benchmarks.md``.
 Everything runs locally (PostgreSQL, moto S3, the API-Gateway-limits proxy, the MLflow entrypoint; see
-``tests/integration/services.py``), every loop is bounded in count and in time, and the whole run is
+``tests/harness/services.py``), every loop is bounded in count and in time, and the whole run is
 meant to stay under 15 minutes on 2 cores. No test asserts any of these numbers.
 """
 
@@ -28,7 +28,7 @@ from types import ModuleType
 from typing import Any
 
 import requests
-from tests.integration.services import (
+from tests.harness.services import (
     ApiGateway,
     DbAccount,
     EntrypointProcess,
@@ -38,7 +38,7 @@ from tests.integration.services import (
     run_entrypoint,
 )
 
-from mlflow_sagemaker_constructs.server import contract
+from mlflow_sagemaker_constructs.tracking_server.server import contract
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = REPO_ROOT / "docs" / "benchmarks.md"
@@ -55,7 +55,8 @@ LOAD_SECONDS = 5.0
 ARTIFACT_SIZES_MIB = (1024, 512, 256, 128)
 #: Budget (seconds) for the four large-artifact transfers together.
 ARTIFACT_BUDGET_SECONDS = 240.0
-#: What a client behind API Gateway sets (docs/server-image.md, tests/integration/test_large_artifacts.py).
+#: What a client behind API Gateway sets (docs/server-image.md, tests/tracking_server/integration/
+#: test_large_artifacts.py).
 API_GATEWAY_CLIENT_ENV = {
     "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD": "true",
     "MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD": "true",

@@ -25,7 +25,7 @@ from moto import mock_aws
 from mlflow_sagemaker_constructs import packaging
 from mlflow_sagemaker_constructs.packaging import PackagingError, S3Location, parse_s3_uri
 from mlflow_sagemaker_constructs.versions import MLFLOW_VERSION
-from tests.serving.helpers import FAKE_AWS_ENV, RegisteredModel, register_model
+from tests.serving.image.helpers import FAKE_AWS_ENV, RegisteredModel, register_model
 
 pytestmark = pytest.mark.xdist_group("packaging")
 

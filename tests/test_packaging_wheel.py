@@ -37,11 +37,16 @@ PACKAGE_DIR = REPO_ROOT / "src" / PACKAGE
 #: Files the constructs read at synthesis or that ship in images: named, so a failure says what is missing.
 REQUIRED_IN_WHEEL = [
     "py.typed",
-    "server/Dockerfile",
-    "server/.dockerignore",
-    "server/entrypoint.py",
-    "server/contract.py",
-    "server/requirements.txt",
+    "tracking_server/server/Dockerfile",
+    "tracking_server/server/.dockerignore",
+    "tracking_server/server/entrypoint.py",
+    "tracking_server/server/contract.py",
+    "tracking_server/server/requirements.txt",
+    "serving/image/Dockerfile",
+    "serving/image/.dockerignore",
+    "serving/image/entrypoint.py",
+    "serving/image/requirements.txt",
+    "studio/lifecycle.sh",
 ]
 
 
@@ -225,8 +230,9 @@ def test_installed_wheel_synthesizes_outside_the_repository(
     images = list(assets["dockerImages"].values())
     assert len(images) == 1, images
     context = outdir / images[0]["source"]["directory"]
-    assert (context / "Dockerfile").read_bytes() == (installed / "server" / "Dockerfile").read_bytes()
-    assert (installed / "server" / "Dockerfile").read_bytes() == (PACKAGE_DIR / "server" / "Dockerfile").read_bytes()
+    shipped = installed / "tracking_server" / "server" / "Dockerfile"
+    assert (context / "Dockerfile").read_bytes() == shipped.read_bytes()
+    assert shipped.read_bytes() == (PACKAGE_DIR / "tracking_server" / "server" / "Dockerfile").read_bytes()
     for name in ("entrypoint.py", "contract.py", "requirements.txt"):
         assert (context / name).is_file(), name
     assert not list(context.rglob("__pycache__")), "the Docker build context includes bytecode caches"

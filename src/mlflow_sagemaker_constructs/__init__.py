@@ -13,22 +13,22 @@ from typing import TYPE_CHECKING, Any
 from mlflow_sagemaker_constructs.versions import MLFLOW_VERSION
 
 if TYPE_CHECKING:
-    from mlflow_sagemaker_constructs.authentication import DefaultPermission as DefaultPermission
-    from mlflow_sagemaker_constructs.authentication import MlflowAuthentication as MlflowAuthentication
-    from mlflow_sagemaker_constructs.database import DatabaseEngine as DatabaseEngine
-    from mlflow_sagemaker_constructs.database import ExistingDatabase as ExistingDatabase
-    from mlflow_sagemaker_constructs.model_endpoint import MlflowModelEndpoint as MlflowModelEndpoint
-    from mlflow_sagemaker_constructs.private_http_api import EdgeAuthorization as EdgeAuthorization
-    from mlflow_sagemaker_constructs.private_http_api import PrivateHttpApi as PrivateHttpApi
-    from mlflow_sagemaker_constructs.secure_mlflow_service import (
+    from mlflow_sagemaker_constructs.http_api.private_http_api import EdgeAuthorization as EdgeAuthorization
+    from mlflow_sagemaker_constructs.http_api.private_http_api import PrivateHttpApi as PrivateHttpApi
+    from mlflow_sagemaker_constructs.serving.endpoint import MlflowModelEndpoint as MlflowModelEndpoint
+    from mlflow_sagemaker_constructs.studio.domain import AppNetworkAccess as AppNetworkAccess
+    from mlflow_sagemaker_constructs.studio.domain import StudioDomainOrUser as StudioDomainOrUser
+    from mlflow_sagemaker_constructs.studio.training import MlflowTrainingConfig as MlflowTrainingConfig
+    from mlflow_sagemaker_constructs.tracking_server.authentication import DefaultPermission as DefaultPermission
+    from mlflow_sagemaker_constructs.tracking_server.authentication import MlflowAuthentication as MlflowAuthentication
+    from mlflow_sagemaker_constructs.tracking_server.database import DatabaseEngine as DatabaseEngine
+    from mlflow_sagemaker_constructs.tracking_server.database import ExistingDatabase as ExistingDatabase
+    from mlflow_sagemaker_constructs.tracking_server.image import ServerImage as ServerImage
+    from mlflow_sagemaker_constructs.tracking_server.service import (
         DEFAULT_AURORA_POSTGRES_VERSION as DEFAULT_AURORA_POSTGRES_VERSION,
     )
-    from mlflow_sagemaker_constructs.secure_mlflow_service import ArtifactAccess as ArtifactAccess
-    from mlflow_sagemaker_constructs.secure_mlflow_service import SecureMlflowService as SecureMlflowService
-    from mlflow_sagemaker_constructs.server_image import ServerImage as ServerImage
-    from mlflow_sagemaker_constructs.studio import AppNetworkAccess as AppNetworkAccess
-    from mlflow_sagemaker_constructs.studio import StudioDomainOrUser as StudioDomainOrUser
-    from mlflow_sagemaker_constructs.training import MlflowTrainingConfig as MlflowTrainingConfig
+    from mlflow_sagemaker_constructs.tracking_server.service import ArtifactAccess as ArtifactAccess
+    from mlflow_sagemaker_constructs.tracking_server.service import SecureMlflowService as SecureMlflowService
 
 try:
     __version__ = version("mlflow-sagemaker-constructs")
@@ -37,20 +37,20 @@ except PackageNotFoundError:  # pragma: no cover - only when imported from a sou
 
 # Public name -> module that defines it.
 _EXPORTS = {
-    "DEFAULT_AURORA_POSTGRES_VERSION": "secure_mlflow_service",
-    "ArtifactAccess": "secure_mlflow_service",
-    "SecureMlflowService": "secure_mlflow_service",
-    "DatabaseEngine": "database",
-    "ExistingDatabase": "database",
-    "DefaultPermission": "authentication",
-    "MlflowAuthentication": "authentication",
-    "ServerImage": "server_image",
-    "EdgeAuthorization": "private_http_api",
-    "PrivateHttpApi": "private_http_api",
-    "AppNetworkAccess": "studio",
-    "StudioDomainOrUser": "studio",
-    "MlflowTrainingConfig": "training",
-    "MlflowModelEndpoint": "model_endpoint",
+    "DEFAULT_AURORA_POSTGRES_VERSION": "tracking_server.service",
+    "ArtifactAccess": "tracking_server.service",
+    "SecureMlflowService": "tracking_server.service",
+    "DatabaseEngine": "tracking_server.database",
+    "ExistingDatabase": "tracking_server.database",
+    "DefaultPermission": "tracking_server.authentication",
+    "MlflowAuthentication": "tracking_server.authentication",
+    "ServerImage": "tracking_server.image",
+    "EdgeAuthorization": "http_api.private_http_api",
+    "PrivateHttpApi": "http_api.private_http_api",
+    "AppNetworkAccess": "studio.domain",
+    "StudioDomainOrUser": "studio.domain",
+    "MlflowTrainingConfig": "studio.training",
+    "MlflowModelEndpoint": "serving.endpoint",
 }
 
 __all__ = ["MLFLOW_VERSION", "__version__", *sorted(_EXPORTS)]

@@ -249,7 +249,7 @@ def write_archive(model_dir: Path, archive: Path) -> str:
 
 def _image_requirements() -> dict[str, str]:
     """Package name (normalised) -> pinned version of the bundled serving image."""
-    from mlflow_sagemaker_constructs.serving import SERVING_REQUIREMENTS
+    from mlflow_sagemaker_constructs.serving.image import SERVING_REQUIREMENTS
 
     pins: dict[str, str] = {}
     for line in SERVING_REQUIREMENTS.read_text(encoding="utf-8").splitlines():

@@ -23,7 +23,7 @@ import pytest
 import yaml  # type: ignore[import-untyped]  # PyYAML (an MLflow dependency) ships no stubs
 
 from mlflow_sagemaker_constructs import SecureMlflowService
-from mlflow_sagemaker_constructs.studio import StudioDomainOrUser, _render_lifecycle_script
+from mlflow_sagemaker_constructs.studio.domain import StudioDomainOrUser, _render_lifecycle_script
 from tests.harness import new_stack
 from tests.harness.vpc import imported_vpc
 

@@ -20,7 +20,7 @@ import requests
 from mlflow.exceptions import MlflowException
 from mlflow.server import get_app_client
 
-from mlflow_sagemaker_constructs.studio import _render_lifecycle_script
+from mlflow_sagemaker_constructs.studio.domain import _render_lifecycle_script
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("studio-mlflow-server")]
 

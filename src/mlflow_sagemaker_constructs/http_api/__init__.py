@@ -1,0 +1,1 @@
+"""The private API Gateway HTTP API in front of the tracking server."""

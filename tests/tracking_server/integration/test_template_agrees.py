@@ -1,0 +1,101 @@
+"""Template and image agree: the container definition SecureMlflowService synthesizes runs the real entrypoint.
+
+The names (command, environment variables, secrets, port, health check) come from the synthesized template;
+only values that CloudFormation would resolve (hosts, ports, bucket, secret values) are pointed at the
+local services.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Template
+
+from mlflow_sagemaker_constructs import SecureMlflowService
+from mlflow_sagemaker_constructs.tracking_server.server import SERVER_IMAGE_DIRECTORY, contract
+from tests.harness import new_stack
+from tests.harness.services import PostgresServer, S3Server, run_entrypoint
+from tests.harness.vpc import imported_vpc
+
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("integration")]
+
+
+@pytest.fixture(scope="module")
+def container_definition() -> dict[str, Any]:
+    stack = new_stack()
+    SecureMlflowService(stack, "Mlflow", vpc=imported_vpc(stack))
+    (definition,) = Template.from_stack(stack).find_resources("AWS::ECS::TaskDefinition").values()
+    (container,) = definition["Properties"]["ContainerDefinitions"]
+    return dict(container)
+
+
+def test_template_names_are_the_contract(container_definition: dict[str, Any]) -> None:
+    names = {e["Name"] for e in container_definition["Environment"]}
+    secret_names = {s["Name"] for s in container_definition["Secrets"]}
+    known = {v for k, v in vars(contract).items() if k.isupper() and isinstance(v, str) and v.startswith("MLFLOW_")}
+    assert names <= known, names - known
+    assert secret_names <= contract.SECRET_NAMES
+    assert not names & contract.SECRET_NAMES
+    assert container_definition["EntryPoint"] == contract.CONTAINER_COMMAND
+    assert container_definition["PortMappings"][0]["ContainerPort"] == contract.DEFAULT_PORT
+    # The image copies the entrypoint to the path the task definition runs.
+    dockerfile = (SERVER_IMAGE_DIRECTORY / "Dockerfile").read_text()
+    assert contract.ENTRYPOINT_PATH in dockerfile
+
+
+def test_synthesized_container_definition_runs_and_passes_its_health_check(
+    container_definition: dict[str, Any], postgres: PostgresServer, s3: S3Server, log_dir: Path
+) -> None:
+    account = postgres.new_account("mlflow_template")
+    bucket = s3.create_bucket("template-artifacts")
+    local_values = {
+        # What CloudFormation resolves at deployment, pointed at the local services.
+        contract.DB_HOST: account.host,
+        contract.DB_PORT: str(account.port),
+        contract.ALLOWED_HOSTS: "internal-mlflow-123456.us-east-1.elb.amazonaws.com",
+        contract.ARTIFACTS_URI: f"s3://{bucket}/mlflow-artifacts",
+    }
+    secret_values = {
+        contract.DB_USERNAME: account.username,
+        contract.DB_PASSWORD: account.password,
+        contract.AUTH_ADMIN_PASSWORD: f"Adm1n%{secrets.token_urlsafe(12)}",
+        contract.FLASK_SECRET_KEY: secrets.token_hex(32),
+    }
+    env: dict[str, str] = {}
+    for variable in container_definition["Environment"]:
+        name, value = variable["Name"], variable["Value"]
+        if isinstance(value, str):
+            env[name] = value
+        else:
+            assert name in local_values, f"{name} is resolved by CloudFormation but the test has no local value"
+            env[name] = local_values[name]
+    for secret in container_definition["Secrets"]:
+        env[secret["Name"]] = secret_values[secret["Name"]]
+    # The tracking database name comes from the template ("mlflow"); locally the account owns its own database.
+    assert env[contract.DB_NAME] == "mlflow"
+    env[contract.DB_NAME] = account.database
+    assert env.pop(contract.PORT) == str(contract.DEFAULT_PORT)  # a free local port instead of the container's
+    env.update(s3.client_env())
+
+    handle = run_entrypoint(env, log_dir, name="template")
+    try:
+        handle.wait_healthy(180)
+        command = container_definition["HealthCheck"]["Command"]
+        assert command[0] == "CMD"
+        check = subprocess.run(
+            command[1:],
+            env={**os.environ, contract.PORT: str(handle.port)},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert check.returncode == 0, check.stderr
+        assert postgres.database_exists(env[contract.AUTH_DB_NAME])
+    finally:
+        handle.stop()

@@ -1,0 +1,514 @@
+"""Unit tests of the server entrypoint: settings, URIs, auth config, arguments, waits and migrations."""
+
+from __future__ import annotations
+
+import configparser
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from mlflow_sagemaker_constructs.tracking_server.server import SERVER_IMAGE_DIRECTORY, contract, entrypoint
+from mlflow_sagemaker_constructs.tracking_server.server.entrypoint import (
+    ConfigError,
+    ConnectErrorKind,
+    DatabaseTarget,
+    EntrypointError,
+    Settings,
+)
+
+AWKWARD = "p@ss:w/o%rd#?& +x"
+ADMIN_PASSWORD = "a-long-admin-%-password"
+
+
+def env_for(**overrides: str | None) -> dict[str, str]:
+    """A complete PostgreSQL contract environment; ``None`` removes a variable."""
+    env = {
+        contract.DB_ENGINE: "postgresql",
+        contract.DB_HOST: "db.cluster-abc.us-east-1.rds.amazonaws.com",
+        contract.DB_NAME: "mlflow",
+        contract.DB_USERNAME: "mlflow_user",
+        contract.DB_PASSWORD: AWKWARD,
+        contract.AUTH_ADMIN_PASSWORD: ADMIN_PASSWORD,
+        contract.FLASK_SECRET_KEY: "flask-secret",
+        contract.ARTIFACTS_URI: "s3://bucket/prefix",
+    }
+    for key, value in overrides.items():
+        name = getattr(contract, key)
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
+def settings_for(**overrides: str | None) -> Settings:
+    return entrypoint.load_settings(env_for(**overrides))
+
+
+# --- settings -------------------------------------------------------------------------------------
+
+
+def test_defaults() -> None:
+    settings = settings_for()
+    assert settings.port == contract.DEFAULT_PORT
+    assert settings.tracking_db.port == 5432
+    assert settings.db_wait_seconds == contract.DEFAULT_DB_WAIT_SECONDS
+    assert settings.workers == contract.DEFAULT_WORKERS
+    assert settings.auth_enabled
+    assert settings.artifacts_mode == "proxied"
+    assert not settings.null_pool
+    assert not settings.job_execution
+    assert settings.default_permission == "READ"
+    assert settings.auth_cache_ttl_seconds == contract.DEFAULT_AUTH_CACHE_TTL_SECONDS
+    # The auth store defaults to the tracking server and credentials, in its own database.
+    auth = settings.auth_db
+    assert auth is not None
+    assert (auth.host, auth.port, auth.name) == (settings.tracking_db.host, 5432, contract.DEFAULT_AUTH_DB_NAME)
+    assert (auth.username, auth.password) == ("mlflow_user", AWKWARD)
+
+
+def test_secrets_are_not_in_the_settings_repr() -> None:
+    text = repr(settings_for())
+    assert AWKWARD not in text
+    assert ADMIN_PASSWORD not in text
+    assert "flask-secret" not in text
+
+
+@pytest.mark.parametrize(
+    ("raw", "engine", "port"),
+    [("postgresql", "postgresql", 5432), ("aurora-postgresql", "postgresql", 5432), ("MySQL", "mysql", 3306)],
+)
+def test_engines_and_their_default_ports(raw: str, engine: str, port: int) -> None:
+    settings = settings_for(DB_ENGINE=raw, AUTH_DB_HOST="auth-db")
+    assert settings.tracking_db.engine == engine
+    assert settings.tracking_db.port == port
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"DB_ENGINE": None}, contract.DB_ENGINE),
+        ({"DB_ENGINE": "oracle"}, contract.DB_ENGINE),
+        ({"DB_HOST": None}, contract.DB_HOST),
+        ({"DB_USERNAME": None}, contract.DB_USERNAME),
+        ({"DB_PASSWORD": None}, contract.DB_PASSWORD),
+        ({"DB_PORT": "five"}, contract.DB_PORT),
+        ({"DB_NAME": "mlflow; DROP TABLE x"}, contract.DB_NAME),
+        ({"AUTH_DB_NAME": "mlflow"}, contract.AUTH_DB_NAME),
+        ({"ARTIFACTS_URI": None}, contract.ARTIFACTS_URI),
+        ({"ARTIFACTS_MODE": "sideways"}, contract.ARTIFACTS_MODE),
+        ({"DB_POOL": "huge"}, contract.DB_POOL),
+        ({"AUTH_ENABLED": "maybe"}, contract.AUTH_ENABLED),
+        ({"AUTH_DEFAULT_PERMISSION": "ADMIN"}, contract.AUTH_DEFAULT_PERMISSION),
+        ({"FLASK_SECRET_KEY": None}, contract.FLASK_SECRET_KEY),
+        ({"WORKERS": "0"}, contract.WORKERS),
+        ({"DB_ENGINE": "mysql"}, contract.AUTH_DB_HOST),  # auth cannot live on MySQL
+    ],
+)
+def test_bad_settings_name_the_variable(overrides: dict[str, str | None], message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as info:
+        settings_for(**overrides)
+    assert info.value.exit_code == entrypoint.EXIT_CONFIG
+
+
+def test_mysql_tracking_with_a_separate_postgresql_auth_store() -> None:
+    settings = settings_for(
+        DB_ENGINE="mysql",
+        AUTH_DB_HOST="auth.example",
+        AUTH_DB_USERNAME="auth_user",
+        AUTH_DB_PASSWORD="auth-pass",
+        AUTH_DB_NAME="auth",
+    )
+    auth = settings.auth_db
+    assert auth is not None
+    assert (auth.engine, auth.host, auth.port, auth.name) == ("postgresql", "auth.example", 5432, "auth")
+    assert (auth.username, auth.password) == ("auth_user", "auth-pass")
+    assert auth.credential_names == (contract.AUTH_DB_USERNAME, contract.AUTH_DB_PASSWORD)
+
+
+def test_auth_disabled_needs_no_admin_password_or_secret_key() -> None:
+    settings = settings_for(AUTH_ENABLED="false", AUTH_ADMIN_PASSWORD=None, FLASK_SECRET_KEY=None, DB_ENGINE="mysql")
+    assert not settings.auth_enabled
+    assert settings.auth_db is None
+
+
+def test_null_pool_and_direct_artifacts() -> None:
+    settings = settings_for(DB_POOL="null", ARTIFACTS_MODE="direct")
+    assert settings.null_pool
+    assert settings.artifacts_mode == "direct"
+
+
+# --- admin password -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        (None, "not set"),
+        ("", "not set"),
+        ("password1234", "default"),
+        ("short", "too short"),
+        ("eleven-char", "too short"),
+        ("twelve-chars\nx", "line breaks"),
+    ],
+)
+def test_weak_admin_passwords_are_refused(password: str | None, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as info:
+        entrypoint.check_admin_password(password)
+    assert contract.AUTH_ADMIN_PASSWORD in info.value.message
+
+
+def test_a_good_admin_password_passes() -> None:
+    entrypoint.check_admin_password("twelve-chars")
+    entrypoint.check_admin_password(ADMIN_PASSWORD)
+
+
+# --- URIs -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("password", [AWKWARD, "plain", "a b", "a+b", "%41", "ünï©ode", "'\"\\"])
+def test_credentials_survive_the_uri(password: str) -> None:
+    target = DatabaseTarget("postgresql", "db.example", 5432, "mlflow", "user@corp", password)
+    url = make_url(entrypoint.database_uri(target))
+    assert url.password == password
+    assert url.username == "user@corp"
+    assert (url.host, url.port, url.database) == ("db.example", 5432, "mlflow")
+
+
+def test_uri_drivers_are_explicit() -> None:
+    postgres = DatabaseTarget("postgresql", "h", 5432, "d", "u", "p")
+    mysql = DatabaseTarget("mysql", "h", 3306, "d", "u", "p")
+    assert entrypoint.database_uri(postgres).startswith("postgresql+psycopg2://")
+    assert entrypoint.database_uri(mysql).startswith("mysql+pymysql://")
+    assert entrypoint.database_uri(postgres, "postgres").endswith("/postgres")
+
+
+def test_quote_credential_encodes_every_delimiter() -> None:
+    assert entrypoint.quote_credential("@:/%#?& +") == "%40%3A%2F%25%23%3F%26%20%2B"
+
+
+def test_ssl_mode_and_ipv6_hosts() -> None:
+    settings = settings_for(DB_SSL_MODE="verify-full", DB_HOST="fd00::1")
+    url = make_url(entrypoint.database_uri(settings.tracking_db))
+    assert url.query["sslmode"] == "verify-full"
+    assert url.host == "fd00::1"
+
+
+# --- auth configuration ---------------------------------------------------------------------------
+
+
+def test_auth_config_reads_back_through_mlflow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlflow.server.auth.config import read_auth_config
+
+    settings = settings_for(AUTH_DEFAULT_PERMISSION="no_permissions", AUTH_CACHE_TTL_SECONDS="30")
+    path = entrypoint.write_auth_config(settings, tmp_path)
+    monkeypatch.setenv("MLFLOW_AUTH_CONFIG_PATH", str(path))
+    monkeypatch.delenv(contract.AUTH_ADMIN_PASSWORD, raising=False)
+    monkeypatch.delenv(contract.AUTH_ADMIN_USERNAME, raising=False)
+
+    config = read_auth_config()
+    assert settings.auth_db is not None
+    assert config.database_uri == entrypoint.database_uri(settings.auth_db)
+    assert make_url(config.database_uri).password == AWKWARD
+    assert config.admin_username == "admin"
+    assert config.admin_password == ADMIN_PASSWORD
+    assert config.default_permission == "NO_PERMISSIONS"
+    assert config.auth_cache_ttl_seconds == 30
+    assert config.authorization_function == "mlflow.server.auth:authenticate_request_basic_auth"
+
+
+def test_auth_config_is_private(tmp_path: Path) -> None:
+    path = entrypoint.write_auth_config(settings_for(), tmp_path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    parser = configparser.RawConfigParser()
+    parser.read(path)
+    assert set(parser["mlflow"]) >= {
+        "admin_username",
+        "admin_password",
+        "database_uri",
+        "auth_cache_ttl_seconds",
+        "default_permission",
+        "authorization_function",
+    }
+
+
+def test_private_file_mode_ignores_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0)
+    try:
+        path = entrypoint.write_private_file(tmp_path, "x.ini", "x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+# --- server arguments and environment -------------------------------------------------------------
+
+
+def test_proxied_server_arguments() -> None:
+    settings = settings_for(ALLOWED_HOSTS="alb.example,mlflow.example", CORS_ALLOWED_ORIGINS="https://ui", WORKERS="3")
+    args = entrypoint.build_server_args(settings, ["--static-prefix", "/mlflow"])
+    assert args[:7] == ["server", "--host", "0.0.0.0", "--port", "5000", "--workers", "3"]  # noqa: S104
+    joined = " ".join(args)
+    assert "--artifacts-destination s3://bucket/prefix --serve-artifacts" in joined
+    assert "--default-artifact-root" not in joined
+    assert "--allowed-hosts alb.example,mlflow.example" in joined
+    assert "--cors-allowed-origins https://ui" in joined
+    assert "--app-name basic-auth" in joined
+    assert "--uvicorn-opts" in args
+    assert args[-2:] == ["--static-prefix", "/mlflow"]
+    assert AWKWARD not in joined
+    assert "--backend-store-uri" not in joined  # the URI (with its password) travels in the environment
+
+
+def test_direct_server_arguments_without_auth() -> None:
+    settings = settings_for(ARTIFACTS_MODE="direct", AUTH_ENABLED="false", PORT="8080")
+    args = entrypoint.build_server_args(settings)
+    joined = " ".join(args)
+    assert "--default-artifact-root s3://bucket/prefix --no-serve-artifacts" in joined
+    assert "--artifacts-destination" not in joined
+    assert "--app-name" not in joined
+    assert "--allowed-hosts" not in joined
+    assert "--port 8080" in joined
+
+
+def test_server_command_runs_mlflow_with_this_interpreter() -> None:
+    command = entrypoint.server_command(settings_for())
+    assert command[:4] == [sys.executable, "-m", "mlflow", "server"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ([], []),
+        (["--static-prefix", "/x"], ["--static-prefix", "/x"]),
+        ([*contract.CONTAINER_COMMAND], []),
+        ([contract.ENTRYPOINT_PATH, "--static-prefix", "/x"], ["--static-prefix", "/x"]),
+    ],
+)
+def test_a_repeated_container_command_is_not_passed_to_mlflow(argv: list[str], expected: list[str]) -> None:
+    assert entrypoint.server_arguments(argv) == expected
+
+
+def test_server_environment(tmp_path: Path) -> None:
+    settings = settings_for(DB_POOL="null", ALLOWED_HOSTS="alb.example")
+    base = {**env_for(DB_POOL="null"), "PATH": "/usr/bin", "MLFLOW_REGISTRY_STORE_URI": "sqlite:///x.db"}
+    env = entrypoint.build_server_env(settings, base, tmp_path / "auth.ini")
+    assert env["MLFLOW_BACKEND_STORE_URI"] == entrypoint.database_uri(settings.tracking_db)
+    assert "MLFLOW_REGISTRY_STORE_URI" not in env
+    assert env["MLFLOW_SQLALCHEMYSTORE_POOLCLASS"] == "NullPool"
+    assert env[contract.JOB_EXECUTION] == "false"
+    assert env[contract.ALLOWED_HOSTS] == "alb.example"
+    assert env["MLFLOW_AUTH_CONFIG_PATH"] == str(tmp_path / "auth.ini")
+    assert env["PATH"] == "/usr/bin"
+    for name in (contract.DB_PASSWORD, contract.DB_USERNAME, contract.AUTH_DB_PASSWORD, contract.AUTH_DB_USERNAME):
+        assert name not in env
+
+
+def test_default_pool_leaves_mlflow_alone() -> None:
+    settings = settings_for()
+    env = entrypoint.build_server_env(settings, {}, None)
+    assert "MLFLOW_SQLALCHEMYSTORE_POOLCLASS" not in env
+    assert "MLFLOW_AUTH_CONFIG_PATH" not in env
+
+
+# --- waiting for the database ---------------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+TARGET = DatabaseTarget("postgresql", "db.example", 5433, "mlflow", "mlflow_user", "secret")
+
+
+def scripted(*outcomes: tuple[ConnectErrorKind | None, str], clock: FakeClock, cost: float = 1.0) -> object:
+    remaining = list(outcomes)
+
+    def connect(target: DatabaseTarget, uri: str, timeout: float) -> tuple[ConnectErrorKind | None, str]:
+        clock.now += cost
+        return remaining.pop(0) if len(remaining) > 1 else remaining[0]
+
+    return connect
+
+
+def test_wait_retries_until_the_database_answers() -> None:
+    clock = FakeClock()
+    connect = scripted(("transient", "refused"), ("transient", "refused"), (None, ""), clock=clock)
+    entrypoint.wait_for_database(TARGET, 60, connect=connect, sleep=clock.sleep, clock=clock)  # type: ignore[arg-type]
+    assert clock.now < 10
+
+
+def test_wait_gives_up_naming_host_and_port() -> None:
+    clock = FakeClock()
+    connect = scripted(("transient", "Connection refused"), clock=clock)
+    with pytest.raises(EntrypointError) as info:
+        entrypoint.wait_for_database(TARGET, 20, connect=connect, sleep=clock.sleep, clock=clock)  # type: ignore[arg-type]
+    assert info.value.exit_code == entrypoint.EXIT_DATABASE_UNREACHABLE
+    assert "db.example:5433" in info.value.message
+    assert "Connection refused" in info.value.message
+    assert contract.DB_WAIT_SECONDS in info.value.message
+    assert 20 <= clock.now <= 27
+
+
+def test_wrong_credentials_fail_at_once() -> None:
+    clock = FakeClock()
+    connect = scripted(("login", 'password authentication failed for user "mlflow_user"'), clock=clock)
+    with pytest.raises(EntrypointError) as info:
+        entrypoint.wait_for_database(TARGET, 60, connect=connect, sleep=clock.sleep, clock=clock)  # type: ignore[arg-type]
+    assert info.value.exit_code == entrypoint.EXIT_DATABASE_LOGIN
+    assert clock.now == 1
+    assert "mlflow_user" in info.value.message
+    assert contract.DB_PASSWORD in info.value.message
+    assert "secret" not in info.value.message.replace("database secret", "")
+
+
+def test_a_missing_database_is_created_once() -> None:
+    clock = FakeClock()
+    created: list[tuple[str, str]] = []
+    connect = scripted(("missing_database", 'database "mlflow" does not exist'), (None, ""), clock=clock)
+    entrypoint.wait_for_database(
+        TARGET,
+        60,
+        connect=connect,  # type: ignore[arg-type]
+        sleep=clock.sleep,
+        clock=clock,
+        create=lambda target, maintenance: created.append((target.name, maintenance)),
+    )
+    assert created == [("mlflow", "postgres")]
+
+
+@pytest.mark.parametrize(
+    ("engine", "message", "code", "kind"),
+    [
+        ("postgresql", 'FATAL: password authentication failed for user "x"', None, "login"),
+        ("postgresql", "FATAL: no pg_hba.conf entry for host", None, "login"),
+        ("postgresql", 'FATAL: database "mlflow" does not exist', None, "missing_database"),
+        ("postgresql", "connection to server at 127.0.0.1, port 5432 failed: Connection refused", None, "transient"),
+        ("postgresql", "could not translate host name to address", None, "transient"),
+        ("postgresql", "FATAL: the database system is starting up", None, "transient"),
+        ("mysql", "(1045, Access denied for user)", 1045, "login"),
+        ("mysql", "(1049, Unknown database 'mlflow')", 1049, "missing_database"),
+        ("mysql", "(2003, Can't connect to MySQL server)", 2003, "transient"),
+    ],
+)
+def test_connection_errors_are_classified(engine: str, message: str, code: int | None, kind: str) -> None:
+    assert entrypoint.classify_connect_error(engine, message, code) == kind
+
+
+# --- migrations -----------------------------------------------------------------------------------
+
+
+KNOWN = frozenset({"a", "b", "c"})
+
+
+@pytest.mark.parametrize(
+    ("current", "empty", "action"),
+    [("c", False, "current"), (None, True, "initialize"), (None, False, "upgrade"), ("a", False, "upgrade")],
+)
+def test_plan_migration(current: str | None, empty: bool, action: str) -> None:
+    assert entrypoint.plan_migration(current, "c", KNOWN, empty) == action
+
+
+def test_a_newer_schema_is_refused() -> None:
+    with pytest.raises(EntrypointError, match="newer MLflow") as info:
+        entrypoint.plan_migration("zzz", "c", KNOWN, False)
+    assert info.value.exit_code == entrypoint.EXIT_SCHEMA_NEWER
+
+
+def test_mlflows_migration_scripts_are_found_without_importing_mlflow() -> None:
+    root = entrypoint.mlflow_package_dir()
+    head, known = entrypoint._script_revisions(str(root.joinpath(*entrypoint.TRACKING_MIGRATIONS)))
+    assert head in known
+    assert len(known) > 50
+    auth_head, auth_known = entrypoint._script_revisions(str(root.joinpath(*entrypoint.AUTH_MIGRATIONS)))
+    assert auth_head in auth_known
+
+
+def test_advisory_lock_keys_are_stable_signed_64_bit() -> None:
+    key = entrypoint.advisory_lock_key("tracking:mlflow")
+    assert key == entrypoint.advisory_lock_key("tracking:mlflow")
+    assert key != entrypoint.advisory_lock_key("auth:mlflow")
+    assert -(2**63) <= key < 2**63
+
+
+# --- main -----------------------------------------------------------------------------------------
+
+
+class ExecCalledError(Exception):
+    """Raised instead of replacing the test process."""
+
+    def __init__(self, command: Sequence[str], env: Mapping[str, str]) -> None:
+        super().__init__("exec")
+        self.command = list(command)
+        self.env = dict(env)
+
+
+def fake_exec(command: Sequence[str], env: Mapping[str, str]) -> NoReturn:
+    raise ExecCalledError(command, env)
+
+
+def test_main_prepares_then_execs_the_server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    prepared: list[Settings] = []
+    monkeypatch.setattr(entrypoint, "prepare_databases", prepared.append)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    with pytest.raises(ExecCalledError) as info:
+        entrypoint.main(["--static-prefix", "/x"], env_for(DB_POOL="null"), exec_server=fake_exec)
+    assert len(prepared) == 1
+    assert info.value.command[:4] == [sys.executable, "-m", "mlflow", "server"]
+    assert info.value.command[-2:] == ["--static-prefix", "/x"]
+    config = Path(info.value.env["MLFLOW_AUTH_CONFIG_PATH"])
+    assert config.is_file()
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+
+
+def test_main_reports_config_errors_without_touching_the_database(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(entrypoint, "prepare_databases", lambda settings: pytest.fail("database touched"))
+    code = entrypoint.main([], env_for(AUTH_ADMIN_PASSWORD="password1234"), exec_server=fake_exec)
+    assert code == entrypoint.EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert "[mlflow-entrypoint] ERROR:" in err
+    assert contract.AUTH_ADMIN_PASSWORD in err
+
+
+def test_main_reports_database_errors(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    def unreachable(settings: Settings) -> None:
+        raise EntrypointError("db.example:5432 is not reachable", entrypoint.EXIT_DATABASE_UNREACHABLE)
+
+    monkeypatch.setattr(entrypoint, "prepare_databases", unreachable)
+    assert entrypoint.main([], env_for(), exec_server=fake_exec) == entrypoint.EXIT_DATABASE_UNREACHABLE
+    assert "db.example:5432" in capsys.readouterr().err
+
+
+def test_the_image_layout_imports_the_contract_next_to_the_entrypoint(tmp_path: Path) -> None:
+    """In the image, entrypoint.py and contract.py sit side by side in /opt/mlflow, no package."""
+    for name in ("entrypoint.py", "contract.py"):
+        shutil.copy(SERVER_IMAGE_DIRECTORY / name, tmp_path / name)
+    # -S: no site-packages, so the library is not importable; -I: ignore PYTHON* variables.
+    result = subprocess.run(
+        [sys.executable, "-S", "-I", str(tmp_path / "entrypoint.py")],
+        capture_output=True,
+        text=True,
+        env={},
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == entrypoint.EXIT_CONFIG, result.stderr
+    assert f"ERROR: {contract.DB_ENGINE} is not set" in result.stderr

@@ -1,0 +1,810 @@
+"""SecureMlflowService: defaults, every option, rejected combinations, subclass hooks, lint and nag."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk.assertions import Match, Template
+from syrupy.assertion import SnapshotAssertion
+
+from mlflow_sagemaker_constructs import (
+    ArtifactAccess,
+    DatabaseEngine,
+    DefaultPermission,
+    ExistingDatabase,
+    MlflowAuthentication,
+    SecureMlflowService,
+    ServerImage,
+)
+from mlflow_sagemaker_constructs.tracking_server.server import contract
+from tests.conftest import normalized
+from tests.harness import assert_cfn_lint_clean, assert_nag_clean, new_app, new_stack
+from tests.harness.vpc import imported_isolated_only_vpc, imported_vpc, new_vpc
+
+CERT_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+
+
+def _template(**props: Any) -> Template:
+    stack = new_stack()
+    SecureMlflowService(stack, "Mlflow", vpc=imported_vpc(stack), **props)
+    return Template.from_stack(stack)
+
+
+def _container(template: Template) -> dict[str, Any]:
+    definitions = template.find_resources("AWS::ECS::TaskDefinition")
+    (definition,) = definitions.values()
+    (container,) = definition["Properties"]["ContainerDefinitions"]
+    return dict(container)
+
+
+def _environment(template: Template) -> dict[str, Any]:
+    return {e["Name"]: e["Value"] for e in _container(template)["Environment"]}
+
+
+def _secret_names(template: Template) -> set[str]:
+    return {s["Name"] for s in _container(template).get("Secrets", [])}
+
+
+def _policy_statements(template: Template, role_fragment: str) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = []
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        roles = json.dumps(policy["Properties"].get("Roles", []))
+        if role_fragment in roles:
+            statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return statements
+
+
+# ---------------------------------------------------------------------------------------------- defaults
+
+
+@pytest.fixture(scope="module")
+def default_template() -> Template:
+    return _template()
+
+
+def test_default_load_balancer_is_internal_and_drops_invalid_headers(default_template: Template) -> None:
+    default_template.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::LoadBalancer",
+        {
+            "Scheme": "internal",
+            "LoadBalancerAttributes": Match.array_with(
+                [
+                    {"Key": "routing.http.drop_invalid_header_fields.enabled", "Value": "true"},
+                    {"Key": "access_logs.s3.enabled", "Value": "true"},
+                ]
+            ),
+        },
+    )
+    default_template.has_resource_properties("AWS::ElasticLoadBalancingV2::Listener", {"Protocol": "HTTP", "Port": 80})
+
+
+def test_default_security_groups_admit_nothing_from_anywhere(default_template: Template) -> None:
+    rendered = json.dumps(default_template.to_json())
+    assert "0.0.0.0/0" not in rendered.replace('"CidrIp": "0.0.0.0/0", "Description": "Allow all outbound', "")
+    for group in default_template.find_resources("AWS::EC2::SecurityGroup").values():
+        assert "SecurityGroupIngress" not in group["Properties"]
+    ingress = [i["Properties"] for i in default_template.find_resources("AWS::EC2::SecurityGroupIngress").values()]
+    # Load balancer -> service on the container port, service -> database on its port; nothing else.
+    assert len(ingress) == 2
+    service_rule = next(i for i in ingress if i["FromPort"] == contract.DEFAULT_PORT)
+    assert "LoadBalancerSecurityGroup" in service_rule["SourceSecurityGroupId"]["Fn::GetAtt"][0]
+    database_rule = next(i for i in ingress if i is not service_rule)
+    assert database_rule["FromPort"] == {
+        "Fn::GetAtt": [_logical_id(default_template, "AWS::RDS::DBCluster"), "Endpoint.Port"]
+    }
+    assert "ServiceSecurityGroup" in database_rule["SourceSecurityGroupId"]["Fn::GetAtt"][0]
+    for rule in ingress:
+        assert "CidrIp" not in rule
+
+
+def _logical_id(template: Template, resource_type: str) -> str:
+    (logical_id,) = template.find_resources(resource_type).keys()
+    return logical_id
+
+
+def test_default_database_is_encrypted_serverless_v2_that_pauses(default_template: Template) -> None:
+    default_template.has_resource_properties(
+        "AWS::RDS::DBCluster",
+        {
+            "Engine": "aurora-postgresql",
+            "EngineVersion": "17.9",
+            "StorageEncrypted": True,
+            "DeletionProtection": True,
+            "BackupRetentionPeriod": 7,
+            "ServerlessV2ScalingConfiguration": {
+                "MinCapacity": 0,
+                "MaxCapacity": 4,
+                "SecondsUntilAutoPause": 600,
+            },
+            "DatabaseName": "mlflow",
+            "EnableIAMDatabaseAuthentication": True,
+        },
+    )
+    default_template.has_resource(
+        "AWS::RDS::DBCluster", {"DeletionPolicy": "Snapshot", "UpdateReplacePolicy": "Snapshot"}
+    )
+    default_template.has_resource_properties(
+        "AWS::RDS::DBInstance", {"DBInstanceClass": "db.serverless", "PubliclyAccessible": False}
+    )
+
+
+def test_default_secrets_are_url_safe_and_retained(default_template: Template) -> None:
+    secrets = default_template.find_resources("AWS::SecretsManager::Secret")
+    assert len(secrets) == 3  # database, admin, Flask key
+    for secret in secrets.values():
+        assert secret["DeletionPolicy"] == "Retain"
+    generators = [s["Properties"]["GenerateSecretString"] for s in secrets.values()]
+    admin = next(g for g in generators if g.get("GenerateStringKey") == "password" and "admin" in str(g))
+    assert admin["PasswordLength"] >= 24
+    assert admin["ExcludePunctuation"] is True
+    database = next(g for g in generators if '"mlflow"' in str(g.get("SecretStringTemplate", "")))
+    for character in "@:/%#?&":
+        assert character in database["ExcludeCharacters"]
+
+
+def test_default_bucket_is_private_versioned_tls_only_and_retained(default_template: Template) -> None:
+    buckets = default_template.find_resources(
+        "AWS::S3::Bucket", {"Properties": {"VersioningConfiguration": {"Status": "Enabled"}}}
+    )
+    (artifacts,) = buckets.values()
+    assert artifacts["DeletionPolicy"] == "Retain"
+    properties = artifacts["Properties"]
+    assert properties["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "AES256"
+    }
+    (rule,) = properties["LifecycleConfiguration"]["Rules"]
+    assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 90}
+    assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
+    assert properties["LoggingConfiguration"]["LogFilePrefix"] == "artifacts/"
+    default_template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]
+                )
+            }
+        },
+    )
+
+
+def test_default_service_runs_with_circuit_breaker_and_container_insights(default_template: Template) -> None:
+    default_template.has_resource_properties(
+        "AWS::ECS::Service",
+        {
+            "LaunchType": "FARGATE",
+            "DesiredCount": 1,
+            "DeploymentConfiguration": {
+                "DeploymentCircuitBreaker": {"Enable": True, "Rollback": True},
+                "MinimumHealthyPercent": 100,
+                "MaximumPercent": 200,
+            },
+            "NetworkConfiguration": {"AwsvpcConfiguration": Match.object_like({"AssignPublicIp": "DISABLED"})},
+            "EnableExecuteCommand": False,
+        },
+    )
+    default_template.has_resource_properties(
+        "AWS::ECS::Cluster",
+        {"ClusterSettings": [{"Name": "containerInsights", "Value": "enabled"}]},
+    )
+    default_template.has_resource_properties(
+        "AWS::ECS::TaskDefinition",
+        {
+            "Cpu": "1024",
+            "Memory": "2048",
+            "RuntimePlatform": {"CpuArchitecture": "X86_64", "OperatingSystemFamily": "LINUX"},
+        },
+    )
+
+
+def test_default_health_checks_use_mlflow_health_endpoint(default_template: Template) -> None:
+    default_template.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::TargetGroup",
+        {"HealthCheckPath": "/health", "Matcher": {"HttpCode": "200"}, "Port": 5000, "TargetType": "ip"},
+    )
+    container = _container(default_template)
+    assert container["HealthCheck"]["Command"] == contract.HEALTH_CHECK_COMMAND
+    assert container["EntryPoint"] == contract.CONTAINER_COMMAND
+    assert container["PortMappings"][0]["ContainerPort"] == contract.DEFAULT_PORT
+
+
+def test_default_autoscaling_on_cpu_and_requests(default_template: Template) -> None:
+    default_template.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalableTarget", {"MinCapacity": 1, "MaxCapacity": 4}
+    )
+    default_template.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        {
+            "TargetTrackingScalingPolicyConfiguration": Match.object_like(
+                {
+                    "PredefinedMetricSpecification": {"PredefinedMetricType": "ECSServiceAverageCPUUtilization"},
+                    "TargetValue": 60,
+                }
+            )
+        },
+    )
+    default_template.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        {
+            "TargetTrackingScalingPolicyConfiguration": Match.object_like(
+                {
+                    "PredefinedMetricSpecification": Match.object_like(
+                        {"PredefinedMetricType": "ALBRequestCountPerTarget"}
+                    ),
+                    "TargetValue": 600,
+                }
+            )
+        },
+    )
+
+
+def test_default_environment_configures_auth_pool_hosts_and_proxied_artifacts(
+    default_template: Template,
+) -> None:
+    env = _environment(default_template)
+    assert env[contract.AUTH_ENABLED] == "true"
+    assert env[contract.AUTH_DEFAULT_PERMISSION] == "NO_PERMISSIONS"
+    assert env[contract.AUTH_CACHE_TTL_SECONDS] == "60"
+    assert env[contract.AUTH_DB_NAME] == "mlflow_auth"
+    assert env[contract.ARTIFACTS_MODE] == "proxied"
+    assert env[contract.MULTIPART_UPLOAD] == "true"
+    assert env[contract.JOB_EXECUTION] == "false"
+    assert env[contract.WORKERS] == "2"
+    assert env[contract.DB_POOL] == "null"  # min ACU 0: no idle pooled connections
+    assert env[contract.DB_ENGINE] == "postgresql"
+    lb = _logical_id(default_template, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    assert env[contract.ALLOWED_HOSTS] == {"Fn::GetAtt": [lb, "DNSName"]}
+    assert _secret_names(default_template) == {
+        contract.DB_USERNAME,
+        contract.DB_PASSWORD,
+        contract.AUTH_ADMIN_PASSWORD,
+        contract.FLASK_SECRET_KEY,
+    }
+    # No secret value is ever a plain environment variable.
+    assert not set(env) & contract.SECRET_NAMES
+
+
+def test_default_task_role_can_use_only_the_artifact_prefix(default_template: Template) -> None:
+    statements = _policy_statements(default_template, "TaskRole")
+    actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert {
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:DeleteObject",
+        "s3:AbortMultipartUpload",
+        "s3:ListBucket",
+    } <= actions
+    assert not any("*" in a for a in actions)
+    object_statement = next(s for s in statements if "s3:PutObject" in s["Action"])
+    assert object_statement["Resource"]["Fn::Join"][1][-1] == "/mlflow-artifacts/*"
+    list_statement = next(s for s in statements if s["Action"] == "s3:ListBucket")
+    assert list_statement["Condition"] == {"StringLike": {"s3:prefix": ["mlflow-artifacts", "mlflow-artifacts/*"]}}
+
+
+def test_default_log_group_has_finite_retention_and_is_retained(default_template: Template) -> None:
+    default_template.has_resource(
+        "AWS::Logs::LogGroup", {"Properties": {"RetentionInDays": 90}, "DeletionPolicy": "Retain"}
+    )
+
+
+def test_default_snapshot(default_template: Template, template_snapshot: SnapshotAssertion) -> None:
+    assert normalized(default_template.to_json()) == template_snapshot
+
+
+# ---------------------------------------------------------------------------------------------- lint and nag
+
+
+def _build_default(stack: cdk.Stack, vpc: ec2.IVpc) -> SecureMlflowService:
+    return SecureMlflowService(stack, "Mlflow", vpc=vpc)
+
+
+@pytest.mark.parametrize(
+    "vpc_factory",
+    [imported_vpc, new_vpc, imported_isolated_only_vpc],
+    ids=["imported-3az", "new", "isolated-only"],
+)
+def test_cfn_lint_and_nag_are_clean(vpc_factory: Callable[[cdk.Stack], ec2.IVpc]) -> None:
+    app = new_app()
+    stack = new_stack(app)
+    _build_default(stack, vpc_factory(stack))
+    assert_cfn_lint_clean(Template.from_stack(stack).to_json())
+    assert_nag_clean(app)
+
+
+def _all_options(stack: cdk.Stack) -> SecureMlflowService:
+    vpc = imported_vpc(stack)
+    secret = secretsmanager.Secret.from_secret_complete_arn(
+        stack, "DbSecret", "arn:aws:secretsmanager:us-east-1:123456789012:secret:mlflow-db-AbCdEf"
+    )
+    database_sg = ec2.SecurityGroup.from_security_group_id(stack, "DbSg", "sg-0123456789abcdef0")
+    bucket = s3.Bucket.from_bucket_name(stack, "Bucket", "existing-mlflow-artifacts")
+    cluster = ecs.Cluster.from_cluster_attributes(stack, "Cluster", cluster_name="platform", vpc=vpc)
+    return SecureMlflowService(
+        stack,
+        "Mlflow",
+        vpc=vpc,
+        cluster=cluster,
+        existing_database=ExistingDatabase(
+            endpoint="mlflow.cluster-abc.us-east-1.rds.amazonaws.com",
+            secret=secret,
+            engine=DatabaseEngine.POSTGRESQL,
+            security_group=database_sg,
+        ),
+        existing_bucket=bucket,
+        artifact_prefix="teams/ml/",
+        image=ServerImage.from_container_image(
+            ecs.ContainerImage.from_registry("123456789012.dkr.ecr.us-east-1.amazonaws.com/mlflow:3.17.2")
+        ),
+        certificate=acm.Certificate.from_certificate_arn(stack, "Cert", CERT_ARN),
+        domain_names=["mlflow.example.com"],
+        access_logs_bucket=s3.Bucket.from_bucket_name(stack, "Logs", "existing-access-logs"),
+    )
+
+
+@pytest.fixture(scope="module")
+def all_existing_template() -> Template:
+    stack = new_stack()
+    _all_options(stack)
+    return Template.from_stack(stack)
+
+
+def test_all_existing_creates_no_database_bucket_or_cluster(all_existing_template: Template) -> None:
+    for resource_type in ("AWS::RDS::DBCluster", "AWS::S3::Bucket", "AWS::ECS::Cluster"):
+        all_existing_template.resource_count_is(resource_type, 0)
+    env = _environment(all_existing_template)
+    assert env[contract.DB_HOST] == "mlflow.cluster-abc.us-east-1.rds.amazonaws.com"
+    assert env[contract.DB_PORT] == "5432"
+    assert env[contract.DB_NAME] == "mlflow"
+    assert contract.DB_POOL not in env
+    assert env[contract.ARTIFACTS_URI] == "s3://existing-mlflow-artifacts/teams/ml"
+    all_existing_template.has_resource_properties(
+        "AWS::EC2::SecurityGroupIngress",
+        {"GroupId": "sg-0123456789abcdef0", "FromPort": 5432, "ToPort": 5432, "IpProtocol": "tcp"},
+    )
+    all_existing_template.has_resource_properties("AWS::ECS::Service", {"Cluster": "platform"})
+
+
+def test_all_existing_uses_https_and_accepts_the_custom_domain(all_existing_template: Template) -> None:
+    all_existing_template.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::Listener",
+        {"Protocol": "HTTPS", "Port": 443, "Certificates": [{"CertificateArn": CERT_ARN}]},
+    )
+    hosts = _environment(all_existing_template)[contract.ALLOWED_HOSTS]
+    assert hosts["Fn::Join"][1][-1] == ",mlflow.example.com"
+    container = _container(all_existing_template)
+    assert container["Image"] == "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlflow:3.17.2"
+
+
+def test_all_existing_snapshot(all_existing_template: Template, template_snapshot: SnapshotAssertion) -> None:
+    assert normalized(all_existing_template.to_json()) == template_snapshot
+
+
+def test_all_existing_is_lint_and_nag_clean() -> None:
+    app = new_app()
+    stack = new_stack(app)
+    _all_options(stack)
+    assert_cfn_lint_clean(Template.from_stack(stack).to_json())
+    assert_nag_clean(app)
+
+
+# ---------------------------------------------------------------------------------------------- options
+
+
+def test_mysql_tracking_store_with_postgresql_auth_database() -> None:
+    stack = new_stack()
+    mysql_secret = secretsmanager.Secret(stack, "MysqlSecret")
+    pg_secret = secretsmanager.Secret(stack, "PgSecret")
+    SecureMlflowService(
+        stack,
+        "Mlflow",
+        vpc=imported_vpc(stack),
+        existing_database=ExistingDatabase(
+            endpoint="mysql.example.internal", secret=mysql_secret, engine=DatabaseEngine.MYSQL
+        ),
+        auth_database=ExistingDatabase(
+            endpoint="pg.example.internal", secret=pg_secret, engine=DatabaseEngine.POSTGRESQL
+        ),
+    )
+    template = Template.from_stack(stack)
+    env = _environment(template)
+    assert env[contract.DB_ENGINE] == "mysql"
+    assert env[contract.DB_PORT] == "3306"
+    assert env[contract.AUTH_DB_HOST] == "pg.example.internal"
+    assert env[contract.AUTH_DB_PORT] == "5432"
+    assert {contract.AUTH_DB_USERNAME, contract.AUTH_DB_PASSWORD} <= _secret_names(template)
+
+
+def test_auth_disabled_has_no_admin_or_flask_secret() -> None:
+    template = _template(authentication=MlflowAuthentication.disabled(authenticated_by="IAM at the HTTP API"))
+    assert _environment(template)[contract.AUTH_ENABLED] == "false"
+    assert _secret_names(template) == {contract.DB_USERNAME, contract.DB_PASSWORD}
+    template.resource_count_is("AWS::SecretsManager::Secret", 1)
+
+
+def test_auth_options_reach_the_container() -> None:
+    template = _template(
+        authentication=MlflowAuthentication.built_in(
+            admin_username="root", default_permission=DefaultPermission.READ, cache_ttl_seconds=30
+        )
+    )
+    env = _environment(template)
+    assert env[contract.AUTH_ADMIN_USERNAME] == "root"
+    assert env[contract.AUTH_DEFAULT_PERMISSION] == "READ"
+    assert env[contract.AUTH_CACHE_TTL_SECONDS] == "30"
+
+
+def test_scale_to_zero_off_keeps_pooling_and_has_no_auto_pause() -> None:
+    template = _template(database_min_capacity=0.5, database_max_capacity=8)
+    template.has_resource_properties(
+        "AWS::RDS::DBCluster",
+        {"ServerlessV2ScalingConfiguration": {"MinCapacity": 0.5, "MaxCapacity": 8}},
+    )
+    assert contract.DB_POOL not in _environment(template)
+
+
+def test_direct_artifacts_and_grant_for_clients() -> None:
+    stack = new_stack()
+    service = SecureMlflowService(stack, "Mlflow", vpc=imported_vpc(stack), artifact_access=ArtifactAccess.DIRECT)
+    client = iam.Role(stack, "Client", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+    service.grant_artifact_access(client)
+    template = Template.from_stack(stack)
+    env = _environment(template)
+    assert env[contract.ARTIFACTS_MODE] == "direct"
+    assert env[contract.MULTIPART_UPLOAD] == "false"
+    task_actions = {a for s in _policy_statements(template, "TaskRole") for a in s["Action"]}
+    assert "s3:PutObject" not in task_actions
+    assert "s3:GetObject" in task_actions
+    client_actions = {a for s in _policy_statements(template, "Client") for a in s["Action"]}
+    assert {"s3:PutObject", "s3:GetObject", "s3:DeleteObject"} <= client_actions
+
+
+def test_kms_bucket_and_grants_include_the_key() -> None:
+    stack = new_stack()
+    key = kms.Key(stack, "Key", enable_key_rotation=True)
+    SecureMlflowService(stack, "Mlflow", vpc=imported_vpc(stack), bucket_encryption_key=key)
+    template = Template.from_stack(stack)
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [
+                    Match.object_like({"ServerSideEncryptionByDefault": Match.object_like({"SSEAlgorithm": "aws:kms"})})
+                ]
+            }
+        },
+    )
+    actions = {a for s in _policy_statements(template, "TaskRole") for a in s["Action"]}
+    assert {"kms:Decrypt", "kms:GenerateDataKey*"} & actions
+
+
+def test_access_logging_off_creates_no_log_bucket() -> None:
+    template = _template(access_logging=False)
+    template.resource_count_is("AWS::S3::Bucket", 1)
+    template.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::LoadBalancer",
+        {"LoadBalancerAttributes": Match.not_({"Key": "access_logs.s3.enabled", "Value": "true"})},
+    )
+
+
+def test_task_size_architecture_and_workers() -> None:
+    template = _template(cpu=2048, memory_limit_mib=4096, cpu_architecture=ecs.CpuArchitecture.ARM64)
+    template.has_resource_properties(
+        "AWS::ECS::TaskDefinition",
+        {"Cpu": "2048", "Memory": "4096", "RuntimePlatform": Match.object_like({"CpuArchitecture": "ARM64"})},
+    )
+    assert _environment(template)[contract.WORKERS] == "4"
+
+
+@pytest.mark.parametrize(
+    ("image", "asset_expected"),
+    [
+        (ServerImage.bundled_asset(), True),
+        (ServerImage.deploy_time_build(), False),
+        (ServerImage.from_container_image(ecs.ContainerImage.from_registry("example/mlflow:1")), False),
+    ],
+    ids=["bundled-asset", "deploy-time-build", "container-image"],
+)
+def test_image_modes(image: ServerImage, asset_expected: bool) -> None:
+    stack = new_stack()
+    SecureMlflowService(stack, "Mlflow", vpc=imported_vpc(stack), image=image)
+    template = Template.from_stack(stack)
+    image_value = json.dumps(_container(template)["Image"])
+    if image.kind == "bundled-asset":
+        assert "cdk-hnb659fds-container-assets" in image_value
+    elif image.kind == "deploy-time-build":
+        # CodeBuild builds the image during deployment and pushes it to a repository of its own.
+        template.resource_count_is("AWS::CodeBuild::Project", 1)
+        assert "cdk-hnb659fds-container-assets" not in image_value
+    else:
+        assert image_value == '"example/mlflow:1"'
+    assert asset_expected == ("cdk-hnb659fds-container-assets" in image_value)
+
+
+def test_two_instances_synthesize_side_by_side() -> None:
+    stack = new_stack()
+    vpc = imported_vpc(stack)
+    SecureMlflowService(stack, "A", vpc=vpc)
+    SecureMlflowService(stack, "B", vpc=vpc)
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::RDS::DBCluster", 2)
+    template.resource_count_is("AWS::ElasticLoadBalancingV2::LoadBalancer", 2)
+    rendered = json.dumps(
+        {k: v for k, v in template.to_json()["Resources"].items() if v["Type"] != "AWS::RDS::DBInstance"}
+    )
+    for physical_name in (
+        '"BucketName"',
+        '"ClusterName"',
+        '"LoadBalancerName"',
+        '"DBClusterIdentifier"',
+    ):
+        assert physical_name not in rendered
+    for secret in template.find_resources("AWS::SecretsManager::Secret").values():
+        assert "Name" not in secret["Properties"]
+
+
+def test_allow_from_opens_the_listener_port_to_a_peer_only() -> None:
+    stack = new_stack()
+    vpc = imported_vpc(stack)
+    service = SecureMlflowService(stack, "Mlflow", vpc=vpc)
+    client = ec2.SecurityGroup(stack, "Client", vpc=vpc)
+    service.allow_from(client)
+    service.add_allowed_host("mlflow.internal.example")
+    template = Template.from_stack(stack)
+    template.has_resource_properties(
+        "AWS::EC2::SecurityGroupIngress",
+        {
+            "FromPort": 80,
+            "ToPort": 80,
+            "SourceSecurityGroupId": {"Fn::GetAtt": [Match.string_like_regexp("Client"), "GroupId"]},
+        },
+    )
+    hosts = _environment(template)[contract.ALLOWED_HOSTS]
+    assert hosts["Fn::Join"][1][-1] == ",mlflow.internal.example"
+    assert service.internal_url.startswith("http://")
+
+
+def test_public_attributes_expose_every_inner_construct() -> None:
+    stack = new_stack()
+    service = SecureMlflowService(stack, "Mlflow", vpc=imported_vpc(stack))
+    assert isinstance(service.service, ecs.FargateService)
+    assert isinstance(service.task_definition, ecs.FargateTaskDefinition)
+    assert isinstance(service.container, ecs.ContainerDefinition)
+    assert isinstance(service.load_balancer, elbv2.ApplicationLoadBalancer)
+    assert isinstance(service.listener, elbv2.ApplicationListener)
+    assert service.database is not None
+    assert service.database_secret is not None
+    assert service.bucket is not None
+    assert service.admin_secret is not None
+    assert service.flask_secret is not None
+    assert service.log_group is not None
+    assert service.access_logs_bucket is not None
+    assert service.connections.security_groups
+    assert service.scaling is not None
+    assert service.target_group is not None
+    grant = service.grant_read_admin_secret(iam.Role(stack, "Ops", assumed_by=iam.AccountRootPrincipal()))
+    assert grant.success
+
+
+# ---------------------------------------------------------------------------------------------- subclass hook
+
+
+class _CustomListenerService(SecureMlflowService):
+    """Replaces the networking: a load balancer with its own security group and an HTTPS listener on 8443."""
+
+    def _create_load_balancer(self) -> elbv2.IApplicationLoadBalancer:
+        return elbv2.ApplicationLoadBalancer(
+            self,
+            "CustomLoadBalancer",
+            vpc=self.vpc,
+            internet_facing=False,
+            vpc_subnets=self.load_balancer_subnets,
+        )
+
+    def _create_listener(self, load_balancer: elbv2.IApplicationLoadBalancer) -> elbv2.IApplicationListener:
+        certificate = acm.Certificate.from_certificate_arn(self, "CustomCert", CERT_ARN)
+        return load_balancer.add_listener("Custom", port=8443, certificates=[certificate], open=False)
+
+
+def test_subclass_overrides_the_load_balancer_hooks() -> None:
+    stack = new_stack()
+    service = _CustomListenerService(stack, "Mlflow", vpc=imported_vpc(stack))
+    template = Template.from_stack(stack)
+    template.has_resource_properties("AWS::ElasticLoadBalancingV2::Listener", {"Port": 8443, "Protocol": "HTTPS"})
+    template.resource_count_is("AWS::ElasticLoadBalancingV2::LoadBalancer", 1)
+    assert "CustomLoadBalancer" in service.load_balancer.node.id
+
+
+# ---------------------------------------------------------------------------------------------- rejected
+
+
+def _secret(stack: cdk.Stack, construct_id: str = "S") -> secretsmanager.ISecret:
+    return secretsmanager.Secret(stack, construct_id)
+
+
+REJECTED: list[tuple[str, Callable[[cdk.Stack, ec2.IVpc], dict[str, Any]], str]] = [
+    (
+        "fargate-pair",
+        lambda s, v: {"cpu": 256, "memory_limit_mib": 4096},
+        r"memory_limit_mib \(4096\) is not allowed with cpu 256",
+    ),
+    ("fargate-cpu", lambda s, v: {"cpu": 300}, r"cpu \(300\) is not a Fargate task size"),
+    (
+        "tasks-min-max",
+        lambda s, v: {"min_task_count": 3, "max_task_count": 2},
+        r"min_task_count \(3\) is greater than max_task_count \(2\)",
+    ),
+    (
+        "desired-outside",
+        lambda s, v: {"desired_count": 9},
+        r"desired_count \(9\) is outside min_task_count\.\.max_task_count",
+    ),
+    (
+        "acu-min-max",
+        lambda s, v: {"database_min_capacity": 8, "database_max_capacity": 4},
+        r"database_min_capacity \(8\) is greater than database_max_capacity \(4\)",
+    ),
+    (
+        "acu-step",
+        lambda s, v: {"database_max_capacity": 4.2},
+        r"database_max_capacity \(4\.2\) must be a multiple of 0\.5 ACU",
+    ),
+    (
+        "backup-short",
+        lambda s, v: {"database_backup_retention": cdk.Duration.days(1)},
+        r"database_backup_retention \(1 days\) must be at least 7 days",
+    ),
+    (
+        "existing-db-and-props",
+        lambda s, v: {
+            "existing_database": ExistingDatabase(endpoint="db", secret=_secret(s), engine=DatabaseEngine.POSTGRESQL),
+            "database_max_capacity": 8,
+        },
+        r"existing_database and database_max_capacity were both given",
+    ),
+    (
+        "mysql-with-auth",
+        lambda s, v: {
+            "existing_database": ExistingDatabase(endpoint="db", secret=_secret(s), engine=DatabaseEngine.MYSQL)
+        },
+        r"existing_database is MySQL and built-in authentication is on.*pass auth_database",
+    ),
+    (
+        "auth-db-mysql",
+        lambda s, v: {
+            "existing_database": ExistingDatabase(endpoint="db", secret=_secret(s), engine=DatabaseEngine.MYSQL),
+            "auth_database": ExistingDatabase(endpoint="db2", secret=_secret(s, "S2"), engine=DatabaseEngine.MYSQL),
+        },
+        r"auth_database must be PostgreSQL",
+    ),
+    (
+        "auth-db-with-new-cluster",
+        lambda s, v: {
+            "auth_database": ExistingDatabase(endpoint="db2", secret=_secret(s), engine=DatabaseEngine.POSTGRESQL)
+        },
+        r"auth_database is only for an existing MySQL tracking database",
+    ),
+    (
+        "auth-off-silent",
+        lambda s, v: {"authentication": MlflowAuthentication.disabled(authenticated_by=" ")},
+        r"authentication is disabled without saying who authenticates instead",
+    ),
+    (
+        "bucket-and-key",
+        lambda s, v: {"existing_bucket": s3.Bucket(s, "B"), "bucket_encryption_key": kms.Key(s, "K")},
+        r"existing_bucket and bucket_encryption_key were both given",
+    ),
+    (
+        "logs-bucket-with-logging-off",
+        lambda s, v: {"access_logging": False, "access_logs_bucket": s3.Bucket(s, "L")},
+        r"access_logs_bucket was given with access_logging=False",
+    ),
+    (
+        "empty-subnets",
+        lambda s, v: {"service_subnets": ec2.SubnetSelection(subnet_group_name="does-not-exist")},
+        r"service_subnets selects no subnets in the given VPC",
+    ),
+    (
+        "lb-one-az",
+        lambda s, v: {
+            "load_balancer_subnets": ec2.SubnetSelection(
+                subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, availability_zones=["us-east-1a"]
+            )
+        },
+        r"load_balancer_subnets selects subnets in 1 availability zone\(s\); at least 2 are required",
+    ),
+    ("bad-host", lambda s, v: {"domain_names": ["https://mlflow.example.com/"]}, r"is not a host name"),
+    (
+        "cpu-percent",
+        lambda s, v: {"scale_on_cpu_percent": 0},
+        r"scale_on_cpu_percent \(0\) must be between 1 and 100",
+    ),
+    ("empty-prefix", lambda s, v: {"artifact_prefix": "/"}, r"artifact_prefix is empty"),
+]
+
+
+@pytest.mark.parametrize(("case", "props", "message"), REJECTED, ids=[r[0] for r in REJECTED])
+def test_rejected_combination(case: str, props: Callable[[cdk.Stack, ec2.IVpc], dict[str, Any]], message: str) -> None:
+    stack = new_stack()
+    vpc = imported_vpc(stack)
+    with pytest.raises(ValueError, match=message):
+        SecureMlflowService(stack, "Mlflow", vpc=vpc, **props(stack, vpc))
+
+
+def test_cluster_of_another_vpc_is_rejected() -> None:
+    stack = new_stack()
+    other = imported_isolated_only_vpc(stack)
+    cluster = ecs.Cluster.from_cluster_attributes(stack, "C", cluster_name="c", vpc=other)
+    with pytest.raises(ValueError, match="cluster belongs to another VPC than vpc"):
+        SecureMlflowService(stack, "Mlflow", vpc=imported_vpc(stack), cluster=cluster)
+
+
+def test_vpc_without_private_subnets_is_rejected() -> None:
+    stack = new_stack()
+    public_only = ec2.Vpc.from_vpc_attributes(
+        stack,
+        "Public",
+        vpc_id="vpc-0aaaaaaaaaaaaaaaa",
+        availability_zones=["us-east-1a", "us-east-1b"],
+        public_subnet_ids=["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"],
+        public_subnet_route_table_ids=["rtb-0aaaaaaaaaaaaaaa1", "rtb-0aaaaaaaaaaaaaaa2"],
+    )
+    with pytest.raises(ValueError, match="vpc has neither private-with-egress nor isolated subnets"):
+        SecureMlflowService(stack, "Mlflow", vpc=public_only)
+
+
+def test_admin_secret_grant_without_auth_is_rejected() -> None:
+    stack = new_stack()
+    service = SecureMlflowService(
+        stack,
+        "Mlflow",
+        vpc=imported_vpc(stack),
+        authentication=MlflowAuthentication.disabled(authenticated_by="IAM"),
+    )
+    with pytest.raises(ValueError, match="built-in authentication is disabled"):
+        service.grant_read_admin_secret(iam.Role(stack, "R", assumed_by=iam.AccountRootPrincipal()))
+
+
+def test_synthesizes_clean_in_an_app_without_feature_flags() -> None:
+    """Access logging must not depend on @aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy."""
+    app = cdk.App(outdir=new_app().outdir)
+    stack = cdk.Stack(app, "NoFlags", env=cdk.Environment(account="123456789012", region="us-east-1"))
+    SecureMlflowService(stack, "Mlflow", vpc=imported_vpc(stack))
+    template = Template.from_stack(stack)
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {"LoggingConfiguration": Match.object_like({"LogFilePrefix": "artifacts/"})},
+    )
+    template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {"Principal": {"Service": "logging.s3.amazonaws.com"}, "Action": "s3:PutObject"}
+                        )
+                    ]
+                )
+            }
+        },
+    )
+    assert_cfn_lint_clean(template.to_json())
+    assert_nag_clean(app)
