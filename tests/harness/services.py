@@ -7,8 +7,9 @@ without Docker or systemd:
 * :class:`MariaDbServer` - MariaDB (``mariadb-install-db`` + ``mariadbd``);
 * :class:`S3Server` - S3 emulated by ``moto_server``;
 * :class:`ApiGateway` - nginx plus a response-size limiter enforcing API Gateway HTTP API limits;
-* :func:`run_entrypoint` - runs ``server/entrypoint.py`` on the host with a given environment and
-  returns an :class:`EntrypointProcess` (URL, process, logs, health wait, stop).
+* :func:`run_entrypoint` - runs the server package's entrypoint on the host, installed as the image
+  installs it (:func:`server_install_dir`), with a given environment, and returns an
+  :class:`EntrypointProcess` (URL, process, logs, health wait, stop).
 
 The classes are plain context managers so that fixtures of any scope (and tests of the construct's
 synthesized task definition) can reuse them.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import glob
 import http.client
 import json
@@ -46,7 +48,6 @@ from mlflow_sagemaker_constructs.tracking_server.server import SERVER_IMAGE_DIRE
 from tests.harness.processes import stop_process_group
 
 LOCALHOST = "127.0.0.1"
-ENTRYPOINT = SERVER_IMAGE_DIRECTORY / "entrypoint.py"
 #: API Gateway HTTP API limits (not adjustable): 10 MB payloads both ways, 30 s integration timeout.
 API_GATEWAY_PAYLOAD_LIMIT = 10 * 1024 * 1024
 API_GATEWAY_TIMEOUT_SECONDS = 30
@@ -298,6 +299,19 @@ class PostgresServer(_Service):
         rows = self.query("SELECT datname, coalesce(state, '') FROM pg_stat_activity WHERE usename = :u", {"u": user})
         return [(str(db), str(state)) for db, state in rows]
 
+    def backends(self, user: str) -> set[tuple[int, str]]:
+        """(pid, start time) of every open connection of ``user``: a new connection is a new pair."""
+        rows = self.query("SELECT pid, backend_start::text FROM pg_stat_activity WHERE usename = :u", {"u": user})
+        return {(int(pid), str(start)) for pid, start in rows}
+
+    def terminate_backends(self, user: str) -> int:
+        """Kill every connection of ``user`` (as a failover or an idle timeout would); how many there were."""
+        rows = self.query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = :u AND pid <> pg_backend_pid()",
+            {"u": user},
+        )
+        return len(rows)
+
 
 # --------------------------------------------------------------------------------------------------
 # MariaDB
@@ -409,8 +423,10 @@ class MariaDbServer(_Service):
 # --------------------------------------------------------------------------------------------------
 
 
-class S3Server(_Service):
-    """``moto_server`` emulating S3 (including presigned URLs and multipart uploads)."""
+class MotoServer(_Service):
+    """``moto_server`` on a free local port, with its own log file and pid file."""
+
+    extra_env: Mapping[str, str] = {}
 
     def __init__(self) -> None:
         self.port = free_port()
@@ -423,17 +439,13 @@ class S3Server(_Service):
     def endpoint_url(self) -> str:
         return f"http://{LOCALHOST}:{self.port}"
 
-    @classmethod
-    def start(cls) -> S3Server:
-        return cls()._start_or_clean_up()
-
     def _start(self) -> None:
         with self.log_file.open("wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "moto.server", "-H", LOCALHOST, "-p", str(self.port)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, **FAKE_AWS_ENV},
+                env={**os.environ, **FAKE_AWS_ENV, **self.extra_env},
                 start_new_session=True,
             )
         _write_pid_file(self.pid_file, self.process.pid)
@@ -444,6 +456,14 @@ class S3Server(_Service):
             _stop_process_group(self.process)
             self.process = None
         shutil.rmtree(self.base_dir, ignore_errors=True)
+
+
+class S3Server(MotoServer):
+    """``moto_server`` emulating S3 (including presigned URLs and multipart uploads)."""
+
+    @classmethod
+    def start(cls) -> S3Server:
+        return cls()._start_or_clean_up()
 
     def client_env(self) -> dict[str, str]:
         """What a process needs to use this S3: endpoint and dummy credentials."""
@@ -663,6 +683,7 @@ class EntrypointProcess:
     port: int
     log_file: Path
     started_at: float
+    scratch_dir: Path
 
     @property
     def url(self) -> str:
@@ -714,34 +735,54 @@ PYCACHE_DIR = os.path.join(tempfile.gettempdir(), "mlflow-it-pycache")
 _INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV", "SYSTEMROOT")
 
 
+@functools.cache
+def server_install_dir() -> Path:
+    """A directory laid out as the image's ``/opt/mlflow``: the package and its entry-point metadata.
+
+    The Dockerfile copies the build context's ``*.py`` to ``mlflow_sagemaker_server/`` and ``dist-info/`` to
+    ``mlflow_sagemaker_server-1.0.dist-info/`` and puts the directory on ``PYTHONPATH``; here the package is a
+    link to the source, so the tests run exactly the shipped code.
+    """
+    root = Path(tempfile.mkdtemp(prefix="mlflow-it-server-"))
+    (root / contract.SERVER_PACKAGE).symlink_to(SERVER_IMAGE_DIRECTORY, target_is_directory=True)
+    shutil.copytree(SERVER_IMAGE_DIRECTORY / "dist-info", root / f"{contract.SERVER_PACKAGE}-1.0.dist-info")
+    return root
+
+
 def run_entrypoint(
     env: Mapping[str, str],
     log_dir: Path,
     *,
     name: str = "mlflow",
-    entrypoint: Path = ENTRYPOINT,
     extra_args: Sequence[str] = ("--host", LOCALHOST),
+    python_path: Sequence[Path] = (),
 ) -> EntrypointProcess:
-    """Start ``python entrypoint.py`` with ``env`` (contract variables) on the host.
+    """Start the entrypoint (``contract.CONTAINER_COMMAND``) with ``env`` (contract variables) on the host.
 
     ``MLFLOW_PORT`` is set to a free port unless ``env`` has one. ``extra_args`` are passed to
     ``mlflow server`` (by default: listen on 127.0.0.1 only instead of the container's 0.0.0.0).
+    ``python_path`` directories come before the server package (e.g. to shadow a module).
     """
     full_env = {key: os.environ[key] for key in _INHERITED if key in os.environ}
     # Cache bytecode outside the source tree and the virtualenv: MLflow imports in seconds, not tens.
     full_env["PYTHONPYCACHEPREFIX"] = PYCACHE_DIR
+    full_env["PYTHONPATH"] = os.pathsep.join(str(p) for p in [*python_path, server_install_dir()])
     full_env.update(env)
     full_env.setdefault(contract.PORT, str(free_port()))
     port = int(full_env[contract.PORT])
     log_dir.mkdir(parents=True, exist_ok=True)
     log_file = log_dir / f"{name}-{port}.log"
-    # Its own working directory, like the image's WORKDIR: nothing lands in the checkout.
+    # Its own working directory, like the image's WORKDIR: nothing lands in the checkout. And its own
+    # scratch directory, like the task's writable /tmp volume, so tests can see what is left there.
     workdir = log_dir / f"{name}-{port}.cwd"
     workdir.mkdir(exist_ok=True)
+    scratch = log_dir / f"{name}-{port}.tmp"
+    scratch.mkdir(exist_ok=True)
+    full_env.setdefault(contract.SCRATCH_DIR, str(scratch))
     with log_file.open("wb") as log:
         started_at = time.monotonic()
         process = subprocess.Popen(
-            [sys.executable, str(entrypoint), *extra_args],
+            [sys.executable, *contract.CONTAINER_COMMAND[1:], *extra_args],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=full_env,
@@ -749,7 +790,13 @@ def run_entrypoint(
             start_new_session=True,
         )
     _write_pid_file(log_dir / f"{name}-{port}.pid", process.pid)
-    return EntrypointProcess(process=process, port=port, log_file=log_file, started_at=started_at)
+    return EntrypointProcess(
+        process=process,
+        port=port,
+        log_file=log_file,
+        started_at=started_at,
+        scratch_dir=Path(full_env[contract.SCRATCH_DIR]),
+    )
 
 
 @contextlib.contextmanager

@@ -1,4 +1,5 @@
-"""Test VPCs: one imported with ``from_vpc_attributes`` (3 AZs) and one created in the stack (2 AZs)."""
+"""Test VPCs: imported with ``from_vpc_attributes`` (3 AZs; isolated-only and public-only variants in 2 AZs)
+and one created in the stack (2 AZs)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,19 @@ def imported_isolated_only_vpc(stack: cdk.Stack, construct_id: str = "IsolatedVp
         availability_zones=AZS[:2],
         isolated_subnet_ids=_ids("c", "subnet")[:2],
         isolated_subnet_route_table_ids=_ids("c", "rtb")[:2],
+    )
+
+
+def imported_public_only_vpc(stack: cdk.Stack, construct_id: str = "PublicVpc") -> ec2.IVpc:
+    """A VPC imported by attributes with public subnets only (2 AZs): for constructs that refuse public subnets."""
+    return ec2.Vpc.from_vpc_attributes(
+        stack,
+        construct_id,
+        vpc_id="vpc-0aaaaaaaaaaaaaaaa",
+        vpc_cidr_block="10.40.0.0/16",
+        availability_zones=AZS[:2],
+        public_subnet_ids=_ids("d", "subnet")[:2],
+        public_subnet_route_table_ids=_ids("d", "rtb")[:2],
     )
 
 

@@ -94,7 +94,7 @@ def main_server(
     postgres: PostgresServer, s3: S3Server, log_dir: Path, request: pytest.FixtureRequest
 ) -> Iterator[MlflowServer]:
     """The production-like server: PostgreSQL tracking and auth stores (the auth database created by
-    the entrypoint), proxied S3 artifacts, NullPool, allowed hosts, NO_PERMISSIONS by default.
+    the entrypoint), proxied S3 artifacts, pooled connections, allowed hosts, NO_PERMISSIONS by default.
 
     Started on an empty database, so its start-up time is the cold start.
     """
@@ -107,7 +107,6 @@ def main_server(
         s3,
         admin_password=password,
         overrides={
-            contract.DB_POOL: contract.DB_POOL_NULL,
             contract.ALLOWED_HOSTS: ALLOWED_HOSTS,
             contract.AUTH_DEFAULT_PERMISSION: "NO_PERMISSIONS",
         },

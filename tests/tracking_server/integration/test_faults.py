@@ -117,16 +117,6 @@ def test_s3_down_fails_artifact_calls_but_not_health(
     assert client.get_run(run_id).data.params == {"tracking": "still works"}
 
 
-def test_the_default_pool_keeps_connections_open(racing_tasks: RacingTasks, postgres: PostgresServer) -> None:
-    """The contrast for test_scale_to_zero: without MLFLOW_DB_POOL=null, idle connections stay."""
-    auth = ("admin", racing_tasks.env[contract.AUTH_ADMIN_PASSWORD])
-    for task in (racing_tasks.first, racing_tasks.second):
-        response = requests.get(task.url + "/api/2.0/mlflow/experiments/search?max_results=5", auth=auth, timeout=10)
-        assert response.status_code == 200
-    time.sleep(1)
-    assert postgres.connections(racing_tasks.account.username), "expected pooled idle connections"
-
-
 def test_unreachable_database_fails_in_bounded_time_naming_host_and_port(s3: S3Server, log_dir: Path) -> None:
     dead_port = free_port()
     account = DbAccount("postgresql", "127.0.0.1", dead_port, "mlflow", "mlflow", "unused-password")

@@ -43,9 +43,10 @@ def test_template_names_are_the_contract(container_definition: dict[str, Any]) -
     assert not names & contract.SECRET_NAMES
     assert container_definition["EntryPoint"] == contract.CONTAINER_COMMAND
     assert container_definition["PortMappings"][0]["ContainerPort"] == contract.DEFAULT_PORT
-    # The image copies the entrypoint to the path the task definition runs.
+    # The image installs the package whose entrypoint module the task definition runs.
     dockerfile = (SERVER_IMAGE_DIRECTORY / "Dockerfile").read_text()
-    assert contract.ENTRYPOINT_PATH in dockerfile
+    assert f"/opt/mlflow/{contract.SERVER_PACKAGE}/" in dockerfile
+    assert contract.CONTAINER_COMMAND[-1] == f"{contract.SERVER_PACKAGE}.entrypoint"
 
 
 def test_synthesized_container_definition_runs_and_passes_its_health_check(

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -66,12 +69,34 @@ def test_entrypoint_is_the_container_command_and_there_is_no_cmd() -> None:
     assert not [rest for kw, rest in instructions() if kw == "CMD"]
 
 
-def test_entrypoint_and_contract_are_copied_where_the_command_expects_them() -> None:
+def test_the_server_package_and_its_entry_point_are_installed_where_python_finds_them() -> None:
     copies = [rest.split() for kw, rest in instructions() if kw == "COPY"]
-    assert ["contract.py", "entrypoint.py", str(Path(contract.ENTRYPOINT_PATH).parent) + "/"] in copies
-    for sources in copies:
-        for source in sources[:-1]:
-            assert (SERVER_IMAGE_DIRECTORY / source).is_file(), source
+    env = " ".join(rest for kw, rest in instructions() if kw == "ENV")
+    assert "PYTHONPATH=/opt/mlflow" in env
+    assert ["*.py", f"/opt/mlflow/{contract.SERVER_PACKAGE}/"] in copies
+    assert ["dist-info/", f"/opt/mlflow/{contract.SERVER_PACKAGE}-1.0.dist-info/"] in copies
+    entry_points = (SERVER_IMAGE_DIRECTORY / "dist-info" / "entry_points.txt").read_text(encoding="utf-8")
+    assert f"{contract.APP_NAME} = {contract.SERVER_PACKAGE}.app:create_app" in entry_points
+    assert (SERVER_IMAGE_DIRECTORY / "dist-info" / "METADATA").is_file()
+
+
+def test_the_mlflow_app_is_found_through_its_entry_point() -> None:
+    """What ``mlflow server --app-name`` does, against the package installed as in the image."""
+    from mlflow.server import _find_app
+
+    from tests.harness.services import server_install_dir
+
+    script = f"from mlflow.server import _find_app; print(_find_app({contract.APP_NAME!r}))"
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "PYTHONPATH": str(server_install_dir())},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"{contract.SERVER_PACKAGE}.app:create_app"
+    assert callable(_find_app)  # the pinned MLflow still has the lookup the subprocess used
 
 
 def test_runs_as_an_unprivileged_user_and_exposes_the_port() -> None:
@@ -89,7 +114,9 @@ def test_dockerignore_sends_only_what_the_dockerfile_copies() -> None:
     assert lines[0] == "*"
     allowed = {line[1:] for line in lines[1:] if line.startswith("!")}
     copied = {source for kw, rest in instructions() if kw == "COPY" for source in rest.split()[:-1]}
-    assert allowed == copied == {"contract.py", "entrypoint.py", "requirements.txt"}
+    assert (
+        {a.rstrip("/") for a in allowed} == {c.rstrip("/") for c in copied} == {"*.py", "dist-info", "requirements.txt"}
+    )
 
 
 def _requirements() -> dict[str, str]:

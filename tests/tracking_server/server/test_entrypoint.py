@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import configparser
-import os
 import shutil
-import stat
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -65,8 +63,13 @@ def test_defaults() -> None:
     assert settings.auth_enabled
     assert settings.artifacts_mode == "proxied"
     assert not settings.null_pool
+    assert settings.pool_size == contract.DEFAULT_DB_POOL_SIZE
+    assert settings.idle_timeout_seconds == contract.DEFAULT_DB_IDLE_TIMEOUT_SECONDS
     assert not settings.job_execution
-    assert settings.default_permission == "READ"
+    assert not settings.ai_gateway
+    assert settings.scratch_dir == contract.DEFAULT_SCRATCH_DIR
+    # Secure by default: users see only what they created or were granted.
+    assert settings.default_permission == "NO_PERMISSIONS"
     assert settings.auth_cache_ttl_seconds == contract.DEFAULT_AUTH_CACHE_TTL_SECONDS
     # The auth store defaults to the tracking server and credentials, in its own database.
     auth = settings.auth_db
@@ -202,54 +205,6 @@ def test_ssl_mode_and_ipv6_hosts() -> None:
     assert url.host == "fd00::1"
 
 
-# --- auth configuration ---------------------------------------------------------------------------
-
-
-def test_auth_config_reads_back_through_mlflow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from mlflow.server.auth.config import read_auth_config
-
-    settings = settings_for(AUTH_DEFAULT_PERMISSION="no_permissions", AUTH_CACHE_TTL_SECONDS="30")
-    path = entrypoint.write_auth_config(settings, tmp_path)
-    monkeypatch.setenv("MLFLOW_AUTH_CONFIG_PATH", str(path))
-    monkeypatch.delenv(contract.AUTH_ADMIN_PASSWORD, raising=False)
-    monkeypatch.delenv(contract.AUTH_ADMIN_USERNAME, raising=False)
-
-    config = read_auth_config()
-    assert settings.auth_db is not None
-    assert config.database_uri == entrypoint.database_uri(settings.auth_db)
-    assert make_url(config.database_uri).password == AWKWARD
-    assert config.admin_username == "admin"
-    assert config.admin_password == ADMIN_PASSWORD
-    assert config.default_permission == "NO_PERMISSIONS"
-    assert config.auth_cache_ttl_seconds == 30
-    assert config.authorization_function == "mlflow.server.auth:authenticate_request_basic_auth"
-
-
-def test_auth_config_is_private(tmp_path: Path) -> None:
-    path = entrypoint.write_auth_config(settings_for(), tmp_path)
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-    parser = configparser.RawConfigParser()
-    parser.read(path)
-    assert set(parser["mlflow"]) >= {
-        "admin_username",
-        "admin_password",
-        "database_uri",
-        "auth_cache_ttl_seconds",
-        "default_permission",
-        "authorization_function",
-    }
-
-
-def test_private_file_mode_ignores_the_umask(tmp_path: Path) -> None:
-    old = os.umask(0)
-    try:
-        path = entrypoint.write_private_file(tmp_path, "x.ini", "x")
-    finally:
-        os.umask(old)
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-
-
 # --- server arguments and environment -------------------------------------------------------------
 
 
@@ -262,8 +217,10 @@ def test_proxied_server_arguments() -> None:
     assert "--default-artifact-root" not in joined
     assert "--allowed-hosts alb.example,mlflow.example" in joined
     assert "--cors-allowed-origins https://ui" in joined
-    assert "--app-name basic-auth" in joined
-    assert "--uvicorn-opts" in args
+    assert f"--app-name {contract.APP_NAME}" in joined
+    opts = args[args.index("--uvicorn-opts") + 1]
+    assert "--loop uvloop" in opts
+    assert "--http httptools" in opts
     assert args[-2:] == ["--static-prefix", "/mlflow"]
     assert AWKWARD not in joined
     assert "--backend-store-uri" not in joined  # the URI (with its password) travels in the environment
@@ -275,7 +232,7 @@ def test_direct_server_arguments_without_auth() -> None:
     joined = " ".join(args)
     assert "--default-artifact-root s3://bucket/prefix --no-serve-artifacts" in joined
     assert "--artifacts-destination" not in joined
-    assert "--app-name" not in joined
+    assert f"--app-name {contract.APP_NAME}" in joined  # the app applies request policies without auth too
     assert "--allowed-hosts" not in joined
     assert "--port 8080" in joined
 
@@ -291,33 +248,122 @@ def test_server_command_runs_mlflow_with_this_interpreter() -> None:
         ([], []),
         (["--static-prefix", "/x"], ["--static-prefix", "/x"]),
         ([*contract.CONTAINER_COMMAND], []),
-        ([contract.ENTRYPOINT_PATH, "--static-prefix", "/x"], ["--static-prefix", "/x"]),
+        ([*contract.CONTAINER_COMMAND[1:], "--static-prefix", "/x"], ["--static-prefix", "/x"]),
     ],
 )
 def test_a_repeated_container_command_is_not_passed_to_mlflow(argv: list[str], expected: list[str]) -> None:
     assert entrypoint.server_arguments(argv) == expected
 
 
-def test_server_environment(tmp_path: Path) -> None:
+def test_server_environment_with_null_pool() -> None:
     settings = settings_for(DB_POOL="null", ALLOWED_HOSTS="alb.example")
-    base = {**env_for(DB_POOL="null"), "PATH": "/usr/bin", "MLFLOW_REGISTRY_STORE_URI": "sqlite:///x.db"}
-    env = entrypoint.build_server_env(settings, base, tmp_path / "auth.ini")
+    base = {
+        **env_for(DB_POOL="null"),
+        "PATH": "/usr/bin",
+        "MLFLOW_REGISTRY_STORE_URI": "sqlite:///x.db",
+        "MLFLOW_AUTH_CONFIG_PATH": "/stale/basic_auth.ini",
+    }
+    env = entrypoint.build_server_env(settings, base)
     assert env["MLFLOW_BACKEND_STORE_URI"] == entrypoint.database_uri(settings.tracking_db)
     assert "MLFLOW_REGISTRY_STORE_URI" not in env
+    assert "MLFLOW_AUTH_CONFIG_PATH" not in env
     assert env["MLFLOW_SQLALCHEMYSTORE_POOLCLASS"] == "NullPool"
+    assert "MLFLOW_SQLALCHEMYSTORE_POOL_SIZE" not in env
     assert env[contract.JOB_EXECUTION] == "false"
     assert env[contract.ALLOWED_HOSTS] == "alb.example"
-    assert env["MLFLOW_AUTH_CONFIG_PATH"] == str(tmp_path / "auth.ini")
     assert env["PATH"] == "/usr/bin"
     for name in (contract.DB_PASSWORD, contract.DB_USERNAME, contract.AUTH_DB_PASSWORD, contract.AUTH_DB_USERNAME):
         assert name not in env
 
 
-def test_default_pool_leaves_mlflow_alone() -> None:
+def test_default_pool_is_bounded_and_closes_idle_sessions() -> None:
     settings = settings_for()
-    env = entrypoint.build_server_env(settings, {}, None)
+    env = entrypoint.build_server_env(settings, {})
     assert "MLFLOW_SQLALCHEMYSTORE_POOLCLASS" not in env
-    assert "MLFLOW_AUTH_CONFIG_PATH" not in env
+    assert env["MLFLOW_SQLALCHEMYSTORE_POOL_SIZE"] == str(contract.DEFAULT_DB_POOL_SIZE)
+    assert env["MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW"] == str(contract.DEFAULT_DB_POOL_MAX_OVERFLOW)
+    timeout_ms = contract.DEFAULT_DB_IDLE_TIMEOUT_SECONDS * 1000
+    for uri in (env["MLFLOW_BACKEND_STORE_URI"], env[contract.WORKER_AUTH_DATABASE_URI]):
+        assert make_url(uri).query["options"] == f"-c idle_session_timeout={timeout_ms}"
+        assert make_url(uri).password == AWKWARD
+
+
+def test_mysql_sessions_get_a_wait_timeout() -> None:
+    settings = settings_for(DB_ENGINE="mysql", AUTH_DB_HOST="pg.example", DB_IDLE_TIMEOUT_SECONDS="45")
+    env = entrypoint.build_server_env(settings, {})
+    assert make_url(env["MLFLOW_BACKEND_STORE_URI"]).query["init_command"] == "SET SESSION wait_timeout=45"
+    assert make_url(env[contract.WORKER_AUTH_DATABASE_URI]).query["options"] == "-c idle_session_timeout=45000"
+
+
+def test_idle_timeout_zero_leaves_the_server_setting() -> None:
+    env = entrypoint.build_server_env(settings_for(DB_IDLE_TIMEOUT_SECONDS="0"), {})
+    assert "options" not in make_url(env["MLFLOW_BACKEND_STORE_URI"]).query
+
+
+def test_auth_settings_reach_the_workers_and_sources_are_restricted() -> None:
+    settings = settings_for(AUTH_DEFAULT_PERMISSION="read", AUTH_CACHE_TTL_SECONDS="15")
+    env = entrypoint.build_server_env(settings, env_for())
+    assert settings.auth_db is not None
+    assert env[contract.WORKER_AUTH_DATABASE_URI].startswith("postgresql+psycopg2://")
+    assert env[contract.AUTH_DEFAULT_PERMISSION] == "READ"
+    assert env[contract.AUTH_CACHE_TTL_SECONDS] == "15"
+    assert env["MLFLOW_CREATE_MODEL_VERSION_SOURCE_VALIDATION_REGEX"] == contract.MODEL_VERSION_SOURCE_REGEX
+    assert env[contract.AI_GATEWAY_ENABLED] == "false"
+
+
+def test_auth_disabled_passes_no_auth_database() -> None:
+    env = entrypoint.build_server_env(settings_for(AUTH_ENABLED="false"), env_for(AUTH_ENABLED="false"))
+    assert contract.WORKER_AUTH_DATABASE_URI not in env
+
+
+@pytest.mark.parametrize(
+    ("passphrase", "message"),
+    [
+        (None, "is not set"),
+        ("mlflow-default-kek-passphrase-for-development-only", "public default passphrase"),
+        ("short", "too short"),
+    ],
+)
+def test_an_ai_gateway_needs_its_own_passphrase(passphrase: str | None, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        settings_for(AI_GATEWAY_ENABLED="true", CRYPTO_KEK_PASSPHRASE=passphrase)
+
+
+def test_the_gateway_passphrase_reaches_the_server_only_when_the_gateway_is_on() -> None:
+    passphrase = "k" * 40
+    on = settings_for(AI_GATEWAY_ENABLED="true", CRYPTO_KEK_PASSPHRASE=passphrase)
+    assert (
+        entrypoint.build_server_env(on, env_for(CRYPTO_KEK_PASSPHRASE=passphrase))[contract.CRYPTO_KEK_PASSPHRASE]
+        == passphrase
+    )
+    off = settings_for(CRYPTO_KEK_PASSPHRASE=passphrase)
+    assert contract.CRYPTO_KEK_PASSPHRASE not in entrypoint.build_server_env(
+        off, env_for(CRYPTO_KEK_PASSPHRASE=passphrase)
+    )
+
+
+def test_s3_bounds_reach_the_server() -> None:
+    settings = settings_for(S3_CONNECT_TIMEOUT_SECONDS="2", S3_READ_TIMEOUT_SECONDS="9", S3_MAX_ATTEMPTS="4")
+    env = entrypoint.build_server_env(settings, {})
+    assert (env[contract.S3_CONNECT_TIMEOUT_SECONDS], env[contract.S3_READ_TIMEOUT_SECONDS]) == ("2", "9")
+    assert env[contract.S3_MAX_ATTEMPTS] == "4"
+
+
+@pytest.mark.parametrize("module", ["uvloop", "httptools"])
+def test_a_missing_event_loop_dependency_stops_the_start(monkeypatch: pytest.MonkeyPatch, module: str) -> None:
+    monkeypatch.setitem(sys.modules, module, None)  # makes "import <module>" raise ImportError
+    with pytest.raises(EntrypointError, match=f"{module} .* cannot be imported") as info:
+        entrypoint.check_event_loop_dependencies()
+    assert info.value.exit_code == entrypoint.EXIT_MISSING_DEPENDENCY
+
+
+def test_an_unwritable_scratch_directory_stops_the_start(tmp_path: Path) -> None:
+    missing = tmp_path / "not-mounted"
+    with pytest.raises(EntrypointError, match="cannot write to the scratch directory") as info:
+        entrypoint.check_scratch_dir(str(missing))
+    assert info.value.exit_code == entrypoint.EXIT_SCRATCH
+    entrypoint.check_scratch_dir(str(tmp_path))
+    assert list(tmp_path.iterdir()) == [], "the probe file must not stay behind"
 
 
 # --- waiting for the database ---------------------------------------------------------------------
@@ -466,15 +512,13 @@ def fake_exec(command: Sequence[str], env: Mapping[str, str]) -> NoReturn:
 def test_main_prepares_then_execs_the_server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     prepared: list[Settings] = []
     monkeypatch.setattr(entrypoint, "prepare_databases", prepared.append)
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
     with pytest.raises(ExecCalledError) as info:
-        entrypoint.main(["--static-prefix", "/x"], env_for(DB_POOL="null"), exec_server=fake_exec)
+        entrypoint.main(["--static-prefix", "/x"], env_for(SCRATCH_DIR=str(tmp_path)), exec_server=fake_exec)
     assert len(prepared) == 1
     assert info.value.command[:4] == [sys.executable, "-m", "mlflow", "server"]
     assert info.value.command[-2:] == ["--static-prefix", "/x"]
-    config = Path(info.value.env["MLFLOW_AUTH_CONFIG_PATH"])
-    assert config.is_file()
-    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+    assert "MLFLOW_AUTH_CONFIG_PATH" not in info.value.env
+    assert list(tmp_path.iterdir()) == [], "the entrypoint leaves no file in the scratch directory"
 
 
 def test_main_reports_config_errors_without_touching_the_database(
@@ -493,20 +537,24 @@ def test_main_reports_database_errors(monkeypatch: pytest.MonkeyPatch, capsys: p
         raise EntrypointError("db.example:5432 is not reachable", entrypoint.EXIT_DATABASE_UNREACHABLE)
 
     monkeypatch.setattr(entrypoint, "prepare_databases", unreachable)
-    assert entrypoint.main([], env_for(), exec_server=fake_exec) == entrypoint.EXIT_DATABASE_UNREACHABLE
+    assert entrypoint.main([], env_for(SCRATCH_DIR=tempfile.gettempdir()), exec_server=fake_exec) == (
+        entrypoint.EXIT_DATABASE_UNREACHABLE
+    )
     assert "db.example:5432" in capsys.readouterr().err
 
 
-def test_the_image_layout_imports_the_contract_next_to_the_entrypoint(tmp_path: Path) -> None:
-    """In the image, entrypoint.py and contract.py sit side by side in /opt/mlflow, no package."""
-    for name in ("entrypoint.py", "contract.py"):
-        shutil.copy(SERVER_IMAGE_DIRECTORY / name, tmp_path / name)
-    # -S: no site-packages, so the library is not importable; -I: ignore PYTHON* variables.
+def test_the_image_layout_runs_the_entrypoint_as_a_package_module(tmp_path: Path) -> None:
+    """In the image the build context's *.py files are the package mlflow_sagemaker_server in /opt/mlflow."""
+    package = tmp_path / contract.SERVER_PACKAGE
+    package.mkdir()
+    for source in SERVER_IMAGE_DIRECTORY.glob("*.py"):
+        shutil.copy(source, package / source.name)
+    # -S: no site-packages, so the library is not importable; the entrypoint imports only the stdlib first.
     result = subprocess.run(
-        [sys.executable, "-S", "-I", str(tmp_path / "entrypoint.py")],
+        [sys.executable, "-S", *contract.CONTAINER_COMMAND[1:]],
         capture_output=True,
         text=True,
-        env={},
+        env={"PYTHONPATH": str(tmp_path)},
         cwd=tmp_path,
         check=False,
     )
