@@ -1,10 +1,17 @@
-"""Custom networking: subclass SecureMlflowService to serve HTTPS on a custom domain.
+"""Custom networking: subclass SecureMlflowService to put its load balancer behind your own network rules.
 
-The subclass overrides the listener hook: HTTPS on 443 with a DNS-validated ACM certificate for
-``mlflow.<zone>``, an alias record to the internal load balancer, and the domain added to the server's
-allowed hosts. Everything else (database, bucket, auth, service) is the construct's default.
+Two things many platform teams need, and how the construct supports them:
 
-Values come from ``cdk.json`` context; replace them with your VPC and Route 53 zone.
+- HTTPS inside the VPC on a name of your own: ``Listener.https_with_dns_validated_certificate`` creates a
+  DNS-validated ACM certificate for ``mlflow.<zone>``, an HTTPS listener, an alias record to the internal
+  load balancer, and adds the name to the server's allowed hosts. ``mlflow.url`` is then
+  ``https://mlflow.<zone>``.
+- A load balancer placed and guarded your way: the subclass overrides the ``_create_load_balancer`` hook to
+  put the load balancer in dedicated subnets and additionally into a security group your network team
+  manages. Port, URL, ``allow_from`` and ``connections`` still come from the listener, so nothing else
+  needs overriding.
+
+Values come from ``cdk.json`` context; replace them with your VPC, subnets, security group and Route 53 zone.
 """
 
 from __future__ import annotations
@@ -15,62 +22,34 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
-from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_route53 as route53
-from aws_cdk import aws_route53_targets as targets
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
-from mlflow_sagemaker_constructs import SecureMlflowService
+from mlflow_sagemaker_constructs import Listener, SecureMlflowService, ServerAccess
 
 FEATURE_FLAGS: dict[str, Any] = json.loads(
     (Path(__file__).resolve().parent.parent / "cdk_feature_flags.json").read_text()
 )
 
 
-class CustomDomainMlflow(SecureMlflowService):
-    """SecureMlflowService with an HTTPS listener on ``domain_name`` in ``zone``."""
+class CorporateNetworkMlflow(SecureMlflowService):
+    """SecureMlflowService whose load balancer also joins a security group the network team manages."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, zone: route53.IHostedZone, domain_name: str, **kwargs: Any
+        self, scope: Construct, construct_id: str, *, corporate_security_group: ec2.ISecurityGroup, **kwargs: Any
     ) -> None:
         # Hooks run inside super().__init__: set what they read first.
-        self.zone = zone
-        self.domain_name = domain_name
-        super().__init__(scope, construct_id, domain_names=[domain_name], **kwargs)
-        route53.ARecord(
-            self,
-            "Alias",
-            zone=zone,
-            record_name=domain_name,
-            target=route53.RecordTarget.from_alias(targets.LoadBalancerTarget(self.load_balancer)),
-        )
+        self.corporate_security_group = corporate_security_group
+        super().__init__(scope, construct_id, **kwargs)
 
-    @property
-    def listener_port(self) -> int:
-        return 443
-
-    @property
-    def internal_url(self) -> str:
-        return f"https://{self.domain_name}"
-
-    def _create_listener(self, load_balancer: elbv2.IApplicationLoadBalancer) -> elbv2.IApplicationListener:
-        certificate = acm.Certificate(
-            self,
-            "Certificate",
-            domain_name=self.domain_name,
-            validation=acm.CertificateValidation.from_dns(self.zone),
-        )
-        return load_balancer.add_listener(
-            "Https",
-            protocol=elbv2.ApplicationProtocol.HTTPS,
-            port=443,
-            certificates=[certificate],
-            ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
-            open=False,
-        )
+    def _create_load_balancer(self) -> elbv2.IApplicationLoadBalancer:
+        load_balancer = super()._create_load_balancer()
+        assert isinstance(load_balancer, elbv2.ApplicationLoadBalancer)
+        load_balancer.add_security_group(self.corporate_security_group)
+        return load_balancer
 
 
 class CustomNetworkingStack(cdk.Stack):
@@ -90,10 +69,22 @@ class CustomNetworkingStack(cdk.Stack):
         zone = route53.HostedZone.from_hosted_zone_attributes(
             self, "Zone", hosted_zone_id=context("hosted_zone_id"), zone_name=context("zone_name")
         )
-        mlflow = CustomDomainMlflow(
-            self, "Mlflow", vpc=vpc, zone=zone, domain_name=f"{context('record_name')}.{context('zone_name')}"
+        corporate = ec2.SecurityGroup.from_security_group_id(
+            self, "Corporate", context("corporate_security_group_id"), mutable=False
         )
-        cdk.CfnOutput(self, "Url", value=mlflow.internal_url)
+        mlflow = CorporateNetworkMlflow(
+            self,
+            "Mlflow",
+            vpc=vpc,
+            corporate_security_group=corporate,
+            access=ServerAccess.load_balancer(
+                listener=Listener.https_with_dns_validated_certificate(
+                    domain_name=f"{context('record_name')}.{context('zone_name')}", hosted_zone=zone
+                ),
+                subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+            ),
+        )
+        cdk.CfnOutput(self, "Url", value=mlflow.url)
 
 
 def build(app: cdk.App) -> None:

@@ -39,15 +39,8 @@ class ExistingVpcStack(cdk.Stack):
             isolated_subnet_route_table_ids=context("isolated_route_table_ids"),
         )
         mlflow = SecureMlflowService(self, "Mlflow", vpc=vpc, min_task_count=2, max_task_count=6)
-        api = PrivateHttpApi(
-            self,
-            "Api",
-            vpc=vpc,
-            listener=mlflow.listener,
-            authorization=EdgeAuthorization.NONE,
-            server_authenticates=True,
-        )
-        mlflow.add_allowed_host(api.host_header)
+        # NONE at the edge: the server checks every request's MLflow credentials (and the stage is throttled).
+        api = PrivateHttpApi(self, "Api", server=mlflow, authorization=EdgeAuthorization.NONE)
         studio = StudioDomainOrUser(
             self,
             "Studio",
@@ -56,7 +49,7 @@ class ExistingVpcStack(cdk.Stack):
             existing_domain_id=context("studio_domain_id"),
             user_profile_names=context("user_profile_names"),
         )
-        cdk.CfnOutput(self, "InVpcUrl", value=mlflow.internal_url)
+        cdk.CfnOutput(self, "InVpcUrl", value=mlflow.url)
         cdk.CfnOutput(self, "ApiUrl", value=api.url)
         cdk.CfnOutput(self, "StudioDomainId", value=studio.domain_id)
 

@@ -18,6 +18,7 @@ from constructs import Construct
 
 from mlflow_sagemaker_constructs import (
     EdgeAuthorization,
+    EndpointVariant,
     MlflowModelEndpoint,
     PrivateHttpApi,
     SecureMlflowService,
@@ -76,15 +77,7 @@ class MlflowStack(cdk.Stack):
         self.mlflow = SecureMlflowService(self, "Mlflow", vpc=vpc)
         # Laptops, browsers and CI reach the private load balancer through the HTTP API. MLflow's basic-auth
         # checks every request; IAM at the edge would take the Authorization header that basic-auth reads.
-        self.api = PrivateHttpApi(
-            self,
-            "Api",
-            vpc=vpc,
-            listener=self.mlflow.listener,
-            authorization=EdgeAuthorization.NONE,
-            server_authenticates=True,
-        )
-        self.mlflow.add_allowed_host(self.api.host_header)
+        self.api = PrivateHttpApi(self, "Api", server=self.mlflow, authorization=EdgeAuthorization.NONE)
         cdk.CfnOutput(self, "ApiUrl", value=self.api.url, description="MLflow URL through the HTTP API")
         # SageMaker Studio in the same VPC: JupyterLab and training jobs get MLFLOW_TRACKING_URI and a
         # per-user MLflow credential secret (register the users in MLflow once: docs/constructs/studio.md).
@@ -104,11 +97,10 @@ class MlflowStack(cdk.Stack):
                 self,
                 "Endpoint",
                 model_data_url=model_data_url,
-                serverless_memory_size_mb=2048,
-                serverless_max_concurrency=5,
+                variant=EndpointVariant.serverless(2048, max_concurrency=5),
             )
             cdk.CfnOutput(self, "EndpointName", value=self.endpoint.endpoint_name)
-        cdk.CfnOutput(self, "InVpcUrl", value=self.mlflow.internal_url, description="MLflow URL inside the VPC")
+        cdk.CfnOutput(self, "InVpcUrl", value=self.mlflow.url, description="MLflow URL inside the VPC")
         assert self.mlflow.admin_secret is not None
         cdk.CfnOutput(
             self,

@@ -46,8 +46,8 @@ class TrainingStack(cdk.Stack):
         cdk.CfnOutput(self, "TrainingSubnets", value=cdk.Fn.join(",", vpc_config["Subnets"]))
         cdk.CfnOutput(self, "TrainingSecurityGroups", value=cdk.Fn.join(",", vpc_config["SecurityGroupIds"]))
         cdk.CfnOutput(self, "TrainingEnvironment", value=self.to_json_string(config.environment()))
-        role = studio.roles[0]
-        cdk.CfnOutput(self, "TrainingRoleArn", value=role.role_arn)
+        # The user's own execution role: jobs launched with it log to MLflow as that user.
+        cdk.CfnOutput(self, "TrainingRoleArn", value=studio.user_roles[user].role_arn)
 
 
 def build(app: cdk.App) -> None:

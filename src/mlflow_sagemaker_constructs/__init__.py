@@ -16,18 +16,28 @@ if TYPE_CHECKING:
     from mlflow_sagemaker_constructs.http_api.private_http_api import EdgeAuthorization as EdgeAuthorization
     from mlflow_sagemaker_constructs.http_api.private_http_api import PrivateHttpApi as PrivateHttpApi
     from mlflow_sagemaker_constructs.serving.endpoint import MlflowModelEndpoint as MlflowModelEndpoint
+    from mlflow_sagemaker_constructs.serving.serving_image import ServingImage as ServingImage
+    from mlflow_sagemaker_constructs.serving.variant import Autoscaling as Autoscaling
+    from mlflow_sagemaker_constructs.serving.variant import DataCapture as DataCapture
+    from mlflow_sagemaker_constructs.serving.variant import EndpointVariant as EndpointVariant
     from mlflow_sagemaker_constructs.studio.domain import AppNetworkAccess as AppNetworkAccess
     from mlflow_sagemaker_constructs.studio.domain import StudioDomainOrUser as StudioDomainOrUser
     from mlflow_sagemaker_constructs.studio.training import MlflowTrainingConfig as MlflowTrainingConfig
+    from mlflow_sagemaker_constructs.tracking_server.access import ServerAccess as ServerAccess
+    from mlflow_sagemaker_constructs.tracking_server.access_logs import AccessLogs as AccessLogs
+    from mlflow_sagemaker_constructs.tracking_server.artifacts import ArtifactAccess as ArtifactAccess
+    from mlflow_sagemaker_constructs.tracking_server.artifacts import ArtifactStore as ArtifactStore
     from mlflow_sagemaker_constructs.tracking_server.authentication import DefaultPermission as DefaultPermission
     from mlflow_sagemaker_constructs.tracking_server.authentication import MlflowAuthentication as MlflowAuthentication
-    from mlflow_sagemaker_constructs.tracking_server.database import DatabaseEngine as DatabaseEngine
-    from mlflow_sagemaker_constructs.tracking_server.database import ExistingDatabase as ExistingDatabase
-    from mlflow_sagemaker_constructs.tracking_server.image import ServerImage as ServerImage
-    from mlflow_sagemaker_constructs.tracking_server.service import (
+    from mlflow_sagemaker_constructs.tracking_server.database import (
         DEFAULT_AURORA_POSTGRES_VERSION as DEFAULT_AURORA_POSTGRES_VERSION,
     )
-    from mlflow_sagemaker_constructs.tracking_server.service import ArtifactAccess as ArtifactAccess
+    from mlflow_sagemaker_constructs.tracking_server.database import DatabaseEngine as DatabaseEngine
+    from mlflow_sagemaker_constructs.tracking_server.database import ExistingDatabase as ExistingDatabase
+    from mlflow_sagemaker_constructs.tracking_server.database import TrackingDatabase as TrackingDatabase
+    from mlflow_sagemaker_constructs.tracking_server.interface import IMlflowTrackingServer as IMlflowTrackingServer
+    from mlflow_sagemaker_constructs.tracking_server.listener import Listener as Listener
+    from mlflow_sagemaker_constructs.tracking_server.server_image import ServerImage as ServerImage
     from mlflow_sagemaker_constructs.tracking_server.service import SecureMlflowService as SecureMlflowService
 
 try:
@@ -37,20 +47,30 @@ except PackageNotFoundError:  # pragma: no cover - only when imported from a sou
 
 # Public name -> module that defines it.
 _EXPORTS = {
-    "DEFAULT_AURORA_POSTGRES_VERSION": "tracking_server.service",
-    "ArtifactAccess": "tracking_server.service",
+    "DEFAULT_AURORA_POSTGRES_VERSION": "tracking_server.database",
     "SecureMlflowService": "tracking_server.service",
+    "IMlflowTrackingServer": "tracking_server.interface",
+    "TrackingDatabase": "tracking_server.database",
     "DatabaseEngine": "tracking_server.database",
     "ExistingDatabase": "tracking_server.database",
+    "ArtifactAccess": "tracking_server.artifacts",
+    "ArtifactStore": "tracking_server.artifacts",
+    "AccessLogs": "tracking_server.access_logs",
+    "ServerAccess": "tracking_server.access",
+    "Listener": "tracking_server.listener",
     "DefaultPermission": "tracking_server.authentication",
     "MlflowAuthentication": "tracking_server.authentication",
-    "ServerImage": "tracking_server.image",
+    "ServerImage": "tracking_server.server_image",
     "EdgeAuthorization": "http_api.private_http_api",
     "PrivateHttpApi": "http_api.private_http_api",
     "AppNetworkAccess": "studio.domain",
     "StudioDomainOrUser": "studio.domain",
     "MlflowTrainingConfig": "studio.training",
     "MlflowModelEndpoint": "serving.endpoint",
+    "ServingImage": "serving.serving_image",
+    "DataCapture": "serving.variant",
+    "Autoscaling": "serving.variant",
+    "EndpointVariant": "serving.variant",
 }
 
 __all__ = ["MLFLOW_VERSION", "__version__", *sorted(_EXPORTS)]

@@ -20,8 +20,9 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk.assertions import Annotations, Match, Template
 from syrupy.assertion import SnapshotAssertion
 
-from mlflow_sagemaker_constructs import ArtifactAccess, MlflowAuthentication, SecureMlflowService
+from mlflow_sagemaker_constructs import ArtifactAccess, ArtifactStore, MlflowAuthentication, SecureMlflowService
 from mlflow_sagemaker_constructs.studio.domain import AppNetworkAccess, StudioDomainOrUser
+from mlflow_sagemaker_constructs.studio.execution_policy import OWNER_TAG, SHARED_OWNER
 from tests.conftest import normalized
 from tests.harness import assert_cfn_lint_clean, assert_nag_clean, new_app, new_stack
 from tests.harness.vpc import imported_isolated_only_vpc, imported_vpc, new_vpc
@@ -65,6 +66,15 @@ class Built:
             "Statement"
         ]
         return statements
+
+    def role_statements(self, role: Any) -> list[dict[str, Any]]:
+        """Statements of the inline policies attached to ``role``."""
+        role_id = self.logical_id(role)
+        found: list[dict[str, Any]] = []
+        for logical_id, resource in self.resources("AWS::IAM::Policy").items():
+            if {"Ref": role_id} in resource["Properties"]["Roles"]:
+                found += self.statements(logical_id)
+        return found
 
     def studio_statements(self) -> list[dict[str, Any]]:
         """Every statement of every IAM policy the Studio construct created."""
@@ -233,22 +243,25 @@ class TestNewDomain:
         )
 
     def test_pass_role_is_limited_to_the_own_role_and_sagemaker(self, new_domain: Built) -> None:
-        role_arn = {"Fn::GetAtt": [new_domain.logical_id(new_domain.studio.execution_role), "Arn"]}
-        passes = [s for s in new_domain.studio_statements() if "iam:PassRole" in _as_list(s["Action"])]
-        assert passes == [
-            {
-                "Action": "iam:PassRole",
-                "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-                "Effect": "Allow",
-                "Resource": role_arn,
-                "Sid": "PassOwnRoleToSageMaker",
-            }
-        ]
+        roles = new_domain.studio.roles
+        assert len(roles) == 3  # the domain's shared role, alice's and bob's
+        for role in roles:
+            role_arn = {"Fn::GetAtt": [new_domain.logical_id(role), "Arn"]}
+            passes = [s for s in new_domain.role_statements(role) if "iam:PassRole" in _as_list(s["Action"])]
+            assert passes == [
+                {
+                    "Action": "iam:PassRole",
+                    "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+                    "Effect": "Allow",
+                    "Resource": role_arn,
+                    "Sid": "PassOwnRoleToSageMaker",
+                }
+            ]
 
     def test_sagemaker_resources_are_scoped_to_account_region_and_domain(self, new_domain: Built) -> None:
         policy = new_domain.logical_id(new_domain.studio.execution_policy)
         by_sid = {s["Sid"]: s for s in new_domain.statements(policy)}
-        assert by_sid["SageMakerJobsModelsEndpoints"]["Resource"] == [
+        assert by_sid["ReadAndInvoke"]["Resource"] == [
             f"{ARN}:endpoint-config/*",
             f"{ARN}:endpoint/*",
             f"{ARN}:hyper-parameter-tuning-job/*",
@@ -272,7 +285,7 @@ class TestNewDomain:
         create = [a for s in new_domain.studio_statements() for a in _as_list(s["Action"]) if "Create" in a]
         assert create.count("sagemaker:CreateTrainingJob") == 1
         domain_id = {"Fn::GetAtt": [new_domain.logical_id(new_domain.studio.domain), "DomainId"]}
-        scoped = by_sid["StudioAppsAndSpacesInThisDomain"]["Resource"]
+        scoped = by_sid["DescribeStudio"]["Resource"]
         assert {"Fn::Join": ["", [f"{ARN}:domain/", domain_id]]} in scoped
         assert {"Fn::Join": ["", [f"{ARN}:app/", domain_id, "/*"]]} in scoped
         assert "sagemaker:CreatePresignedDomainUrl" not in json.dumps(new_domain.statements(policy))
@@ -280,15 +293,63 @@ class TestNewDomain:
         for statement in new_domain.studio_statements():
             if statement["Resource"] == "*":
                 for action in _as_list(statement["Action"]):
-                    assert action.split(":")[1].startswith(
-                        ("List", "Describe", "Get", "PutMetricData", "CreateNetworkInterface", "DeleteNetworkInterface")
-                    ), action
+                    assert action.split(":")[1].startswith(("List", "Describe", "Get", "PutMetricData")), action
         assert by_sid["SageMakerMetrics"]["Condition"] == {"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}
         assert by_sid["SageMakerLogs"]["Resource"] == "arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/*"
 
-    def test_managed_policy_is_attached_to_the_role_without_full_access(self, new_domain: Built) -> None:
-        role = new_domain.logical_id(new_domain.studio.execution_role)
-        new_domain.template.has_resource_properties("AWS::IAM::ManagedPolicy", {"Roles": [{"Ref": role}]})
+    def test_finding_6_users_change_only_their_own_resources(self, new_domain: Built) -> None:
+        studio = new_domain.studio
+        domain_id = {"Fn::GetAtt": [new_domain.logical_id(studio.domain), "DomainId"]}
+        mutating = ("Stop", "Update", "Delete", "AddTags", "CreateSpace", "CreateApp")
+        for user, role in [*studio.user_roles.items(), (None, studio.execution_role)]:
+            owner = user or SHARED_OWNER
+            by_sid = {s["Sid"]: s for s in new_domain.role_statements(role) if "Sid" in s}
+            change = by_sid["ChangeOwnJobsModelsEndpoints"]
+            assert change["Condition"] == {"StringEquals": {f"aws:ResourceTag/{OWNER_TAG}": owner}}
+            assert "sagemaker:DeleteEndpoint" in change["Action"]
+            assert "sagemaker:UpdateEndpoint" in change["Action"]
+            assert by_sid["TagOwnResources"]["Condition"] == {
+                "StringEquals": {f"aws:RequestTag/{OWNER_TAG}": owner},
+                "StringEqualsIfExists": {f"aws:ResourceTag/{OWNER_TAG}": owner},
+            }
+            if user is None:
+                assert "OwnSpacesAndApps" not in by_sid  # the shared role manages nobody's spaces
+            else:
+                profile_arn = {"Fn::Join": ["", [f"{ARN}:user-profile/", domain_id, f"/{user}"]]}
+                assert by_sid["OwnSpacesAndApps"]["Condition"] == {
+                    "ArnEqualsIfExists": {"sagemaker:OwnerUserProfileArn": profile_arn}
+                }
+        # Nothing else may stop, update, delete or tag anything, nor create spaces or apps.
+        for statement in new_domain.studio_statements():
+            actions = [a.split(":")[1] for a in _as_list(statement["Action"]) if a.startswith("sagemaker:")]
+            if any(a.startswith(mutating) for a in actions):
+                assert "Condition" in statement, statement
+        # What the SDK creates carries the owner tag, so the owner check works without code in notebooks.
+        alice = json.loads(_settings(new_domain.script(studio.lifecycle_configs["alice"]))["MLFLOW_LCC_SDK_CONFIG"])
+        for resource in ("TrainingJob", "Model", "EndpointConfig", "Endpoint"):
+            assert alice["SageMaker"][resource]["Tags"] == [{"Key": OWNER_TAG, "Value": "alice"}]
+
+    def test_finding_6_network_interfaces_only_in_the_vpc(self, new_domain: Built) -> None:
+        policy = new_domain.logical_id(new_domain.studio.execution_policy)
+        by_sid = {s["Sid"]: s for s in new_domain.statements(policy)}
+        vpc_arn = "arn:aws:ec2:us-east-1:123456789012:vpc/vpc-0123456789abcdef0"
+        assert by_sid["ManageInterfacesInTheVpc"]["Condition"] == {"ArnEquals": {"ec2:Vpc": vpc_arn}}
+        assert (
+            by_sid["ManageInterfacesInTheVpc"]["Resource"] == "arn:aws:ec2:us-east-1:123456789012:network-interface/*"
+        )
+        create = by_sid["CreateInterfacesInTheTrainingSubnets"]
+        assert create["Action"] == "ec2:CreateNetworkInterface"
+        subnets = [r for r in create["Resource"] if isinstance(r, str)]
+        assert subnets == [f"arn:aws:ec2:us-east-1:123456789012:subnet/{s}" for s in PRIVATE_SUBNETS]
+        for statement in new_domain.studio_statements():
+            for action in _as_list(statement["Action"]):
+                if action.startswith(("ec2:Create", "ec2:Delete")):
+                    assert statement["Resource"] != "*", statement
+
+    def test_managed_policy_is_attached_to_every_role_without_full_access(self, new_domain: Built) -> None:
+        (policy,) = new_domain.resources("AWS::IAM::ManagedPolicy").values()
+        attached = sorted(r["Ref"] for r in policy["Properties"]["Roles"])
+        assert attached == sorted(new_domain.logical_id(r) for r in new_domain.studio.roles)
         assert "AmazonSageMakerFullAccess" not in json.dumps(new_domain.json)
         assert not [s for s in new_domain.studio_statements() if str(s["Action"]).startswith("s3:")]
 
@@ -315,6 +376,23 @@ class TestNewDomain:
         ]
         readable = sorted(r["Ref"] for s in role_policy for r in _as_list(s["Resource"]))
         assert readable == sorted(new_domain.logical_id(studio.credentials_secrets[u]) for u in ("alice", "bob"))
+
+    def test_finding_2_no_role_can_read_another_users_secret(self, new_domain: Built) -> None:
+        studio = new_domain.studio
+        for user, secret in studio.credentials_secrets.items():
+            secret_ref = {"Ref": new_domain.logical_id(secret)}
+            readers = [
+                policy["Properties"]["Roles"]
+                for policy in new_domain.resources("AWS::IAM::Policy").values()
+                if any(
+                    "secretsmanager:GetSecretValue" in _as_list(st["Action"]) and secret_ref in _as_list(st["Resource"])
+                    for st in policy["Properties"]["PolicyDocument"]["Statement"]
+                )
+            ]
+            assert readers == [[{"Ref": new_domain.logical_id(studio.user_roles[user])}]], user
+        # Nor through a managed policy or a wildcard.
+        rendered = json.dumps(new_domain.resources("AWS::IAM::ManagedPolicy"))
+        assert "secretsmanager" not in rendered
         # The MLflow admin secret is never readable by Studio users.
         admin = new_domain.mlflow.admin_secret
         assert admin is not None
@@ -331,7 +409,7 @@ class TestNewDomain:
                     "DomainId": {"Fn::GetAtt": [new_domain.logical_id(studio.domain), "DomainId"]},
                     "UserProfileName": user,
                     "UserSettings": {
-                        "ExecutionRole": {"Fn::GetAtt": [new_domain.logical_id(studio.execution_role), "Arn"]},
+                        "ExecutionRole": {"Fn::GetAtt": [new_domain.logical_id(studio.user_roles[user]), "Arn"]},
                         "SecurityGroups": [{"Fn::GetAtt": [new_domain.logical_id(studio.security_group), "GroupId"]}],
                         "StudioWebPortal": "ENABLED",
                         "JupyterLabAppSettings": {
@@ -358,6 +436,7 @@ class TestNewDomain:
             == alice["MLFLOW_LCC_SECRET_ID"]
         )
         # The domain default (users not managed here, shared spaces) gets the URL but no credentials.
+        assert studio.lifecycle_config is not None
         domain = _settings(new_domain.script(studio.lifecycle_config))
         assert domain["MLFLOW_LCC_AUTH"] == "none"
         assert domain["MLFLOW_LCC_SECRET_ID"] == ""
@@ -369,8 +448,8 @@ class TestNewDomain:
         assert studio.domain is not None
         assert resolve(studio.domain_id) == {"Fn::GetAtt": [new_domain.logical_id(studio.domain), "DomainId"]}
         assert resolve(studio.url) == {"Fn::GetAtt": [new_domain.logical_id(studio.domain), "Url"]}
-        assert studio.roles == [studio.execution_role]
-        assert studio.user_roles == {"alice": studio.execution_role, "bob": studio.execution_role}
+        assert studio.roles == [studio.execution_role, studio.user_roles["alice"], studio.user_roles["bob"]]
+        assert len({id(r) for r in studio.roles}) == 3
         config = studio.training_config("bob")
         assert resolve(config.environment())["MLFLOW_CREDENTIALS_SECRET_ARN"] == {
             "Ref": new_domain.logical_id(studio.credentials_secrets["bob"])
@@ -413,7 +492,7 @@ class TestExistingDomain:
                 "DomainId": DOMAIN_ID,
                 "UserProfileName": "carol",
                 "UserSettings": {
-                    "ExecutionRole": {"Fn::GetAtt": [existing_domain.logical_id(studio.execution_role), "Arn"]},
+                    "ExecutionRole": {"Fn::GetAtt": [existing_domain.logical_id(studio.user_roles["carol"]), "Arn"]},
                     "SecurityGroups": [{"Fn::GetAtt": [existing_domain.logical_id(studio.security_group), "GroupId"]}],
                     "StudioWebPortal": "ENABLED",
                     "DefaultLandingUri": "studio::",
@@ -428,7 +507,9 @@ class TestExistingDomain:
     def test_studio_permissions_are_scoped_to_the_existing_domain(self, existing_domain: Built) -> None:
         policy = existing_domain.logical_id(existing_domain.studio.execution_policy)
         by_sid = {s["Sid"]: s for s in existing_domain.statements(policy)}
-        assert by_sid["StudioAppsAndSpacesInThisDomain"]["Resource"] == [
+        assert existing_domain.studio.execution_role is None
+        assert existing_domain.studio.lifecycle_config is None
+        assert by_sid["DescribeStudio"]["Resource"] == [
             f"{ARN}:app/{DOMAIN_ID}/*",
             f"{ARN}:domain/{DOMAIN_ID}",
             f"{ARN}:space/{DOMAIN_ID}/*",
@@ -460,9 +541,8 @@ class TestExistingDomain:
 def options() -> Built:
     return _build(
         vpc_factory=new_vpc,
-        mlflow_kwargs={"artifact_access": ArtifactAccess.DIRECT},
+        mlflow_kwargs={"artifact_store": ArtifactStore.new_bucket(access=ArtifactAccess.DIRECT)},
         user_profile_names=["alice", "bob"],
-        per_user_roles=True,
         use_sagemaker_full_access=True,
         kms_key=lambda stack: kms.Key(stack, "DomainKey", enable_key_rotation=True),
         data_buckets=lambda stack: [
@@ -525,10 +605,9 @@ class TestOptions:
         for role in options.studio.roles:
             arns = options.json["Resources"][options.logical_id(role)]["Properties"]["ManagedPolicyArns"]
             assert json.dumps(arns).count("AmazonSageMakerFullAccess") == 1
-        options.template.has_resource_properties(
-            "AWS::IAM::ManagedPolicy",
-            {"Roles": Match.array_with([{"Ref": options.logical_id(r)} for r in options.studio.roles])},
-        )
+        (policy,) = options.resources("AWS::IAM::ManagedPolicy").values()
+        attached = sorted(r["Ref"] for r in policy["Properties"]["Roles"])
+        assert attached == sorted(options.logical_id(r) for r in options.studio.roles)
 
     def test_data_buckets_objects_and_keys(self, options: Built) -> None:
         features = options.stack.node.find_child("Features")
@@ -590,7 +669,7 @@ def sigv4() -> Built:
         per_user_roles=True,
         tracking_uri=HTTP_API_URL,
         sigv4=True,
-        client_packages=["mlflow-sagemaker-constructs[client]==0.1.0"],
+        client_packages=["mlflow-sagemaker-client==0.2.0"],
     )
 
 
@@ -608,12 +687,12 @@ class TestSigV4:
 
     def test_script_signs_requests_and_installs_the_client(self, sigv4: Built) -> None:
         studio = sigv4.studio
-        assert studio.lifecycle_configs["dave"] is studio.lifecycle_config
-        settings = _settings(sigv4.script(studio.lifecycle_config))
+        assert studio.lifecycle_config is None
+        settings = _settings(sigv4.script(studio.lifecycle_configs["dave"]))
         assert settings["MLFLOW_LCC_TRACKING_URI"] == HTTP_API_URL
         assert settings["MLFLOW_LCC_AUTH"] == "sigv4"
         assert settings["MLFLOW_LCC_SECRET_ID"] == ""
-        assert settings["MLFLOW_LCC_PIP_PACKAGES"] == "mlflow-sagemaker-constructs[client]==0.1.0"
+        assert settings["MLFLOW_LCC_PIP_PACKAGES"] == "mlflow-sagemaker-client==0.2.0"
         env = json.loads(settings["MLFLOW_LCC_SDK_CONFIG"])["SageMaker"]["TrainingJob"]["Environment"]
         assert env == {"MLFLOW_TRACKING_URI": HTTP_API_URL, "MLFLOW_TRACKING_AUTH": "aws-sigv4"}
 
@@ -664,13 +743,15 @@ class TestSharedSecret:
         arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:mlflow-team-AbCdEf"
         assert {shared.stack.resolve(s.secret_arn) for s in studio.credentials_secrets.values()} == {arn}
         shared.template.resource_count_is("AWS::SageMaker::StudioLifecycleConfig", 1)
+        assert studio.lifecycle_config is not None
+        assert {id(c) for c in studio.lifecycle_configs.values()} == {id(studio.lifecycle_config)}
         settings = _settings(shared.script(studio.lifecycle_config))
         assert settings["MLFLOW_LCC_SECRET_ID"] == arn
         assert settings["MLFLOW_LCC_AUTH"] == "basic"
         assert settings["MLFLOW_LCC_TRACKING_URI"] == "https://mlflow.example.com"
         assert settings["MLFLOW_LCC_SDK_CONFIG"] == ""
         reads = [s for s in shared.studio_statements() if "secretsmanager:GetSecretValue" in _as_list(s["Action"])]
-        assert [s["Resource"] for s in reads] == [arn]
+        assert [s["Resource"] for s in reads] == [arn, arn]  # erin's and frank's roles, not the domain's
 
     def test_jobs_may_run_outside_the_vpc_when_not_required(self, shared: Built) -> None:
         policy = shared.logical_id(shared.studio.execution_policy)
@@ -701,13 +782,12 @@ class TestSharedSecret:
                 "vpc_factory": new_vpc,
                 "existing_domain_id": DOMAIN_ID,
                 "user_profile_names": ["alice", "bob"],
-                "per_user_roles": True,
             },
             id="existing-new-vpc-per-user",
         ),
         pytest.param(
             {
-                "mlflow_kwargs": {"artifact_access": ArtifactAccess.DIRECT},
+                "mlflow_kwargs": {"artifact_store": ArtifactStore.new_bucket(access=ArtifactAccess.DIRECT)},
                 "user_profile_names": ["alice"],
                 "use_sagemaker_full_access": True,
                 "kms_key": lambda stack: kms.Key(stack, "DomainKey", enable_key_rotation=True),
@@ -783,16 +863,16 @@ EXISTING = {"existing_domain_id": DOMAIN_ID, "user_profile_names": ["alice"]}
     [
         (
             {**EXISTING, "subnets": ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)},
-            r"existing_domain_id and subnets were both given: .* cannot be changed on an existing one",
+            r"subnets only applies with a new domain \(they cannot be changed on an existing one",
         ),
-        ({**EXISTING, "kms_key": "key"}, r"existing_domain_id and kms_key were both given"),
+        ({**EXISTING, "kms_key": "key"}, r"kms_key only applies with a new domain"),
         (
             {**EXISTING, "app_network_access_type": AppNetworkAccess.VPC_ONLY},
-            r"existing_domain_id and app_network_access_type were both given",
+            r"app_network_access_type only applies with a new domain",
         ),
         (
             {**EXISTING, "removal_policy": cdk.RemovalPolicy.DESTROY},
-            r"existing_domain_id and removal_policy were both given",
+            r"removal_policy only applies with a new domain",
         ),
         (
             {"existing_domain_id": "my-domain", "user_profile_names": ["alice"]},
@@ -806,22 +886,32 @@ EXISTING = {"existing_domain_id": DOMAIN_ID, "user_profile_names": ["alice"]}
         ({"user_profile_names": ["alice_smith"]}, r"user_profile_names: 'alice_smith' is not a valid SageMaker user"),
         ({"user_profile_names": ["-bob"]}, r"'-bob' is not a valid SageMaker user profile name"),
         ({"user_profile_names": ["a" * 64]}, r"is not a valid SageMaker user profile name: use 1 to 63"),
-        ({"user_profile_names": ["alice", "bob", "alice"]}, r"user_profile_names: 'alice' is listed twice"),
+        ({"user_profile_names": ["alice", "bob", "alice"]}, r"user_profile_names lists 'alice' twice"),
         ({"subnets": ec2.SubnetSelection(subnet_group_name="nope")}, r"subnets selects no subnets in the given VPC"),
         (
             {"training_subnets": ec2.SubnetSelection(subnet_group_name="nope")},
-            r"training_subnets selects no subnets in the given VPC",
+            r"subnets selects no subnets in the given VPC",
         ),
-        ({"per_user_roles": True}, r"per_user_roles=True without user_profile_names"),
+        (
+            {"per_user_roles": False, "user_profile_names": ["alice", "bob"]},
+            r"per_user_roles=False with a generated MLflow password per user: the shared execution role could read",
+        ),
+        (
+            {"mlflow": "unauthenticated", "user_profile_names": ["alice"]},
+            r"the MLflow server does not authenticate .* so Studio users must not reach it directly",
+        ),
         ({"removal_policy": cdk.RemovalPolicy.SNAPSHOT}, r"removal_policy \(.*\) is not supported by a domain"),
-        ({"sigv4": True, "mlflow": "unauthenticated"}, r"sigv4=True needs tracking_uri: pass the HTTP API's URL"),
+        (
+            {"sigv4": True, "mlflow": "unauthenticated"},
+            r"the MLflow server does not authenticate .* pass tracking_uri of what authenticates",
+        ),
         (
             {"sigv4": True, "tracking_uri": HTTP_API_URL},
             r"sigv4=True with an MLflow server that uses its built-in authentication: .* "
             r"MlflowAuthentication.disabled",
         ),
         (
-            {"mlflow": "unauthenticated", "mlflow_credentials_secret": "secret"},
+            {"mlflow": "unauthenticated", "mlflow_credentials_secret": "secret", "tracking_uri": HTTP_API_URL},
             r"mlflow_credentials_secret was given but Studio users do not use MLflow's built-in authentication",
         ),
         (
@@ -832,7 +922,7 @@ EXISTING = {"existing_domain_id": DOMAIN_ID, "user_profile_names": ["alice"]}
             {"app_network_access_type": AppNetworkAccess.PUBLIC_INTERNET_ONLY},
             r"PUBLIC_INTERNET_ONLY: Studio apps then do not reach the VPC .* pass tracking_uri",
         ),
-        ({"vpc": "other"}, r"vpc is not the VPC of mlflow: .* pass mlflow.vpc or a tracking_uri"),
+        ({"vpc": "other"}, r"mlflow \(Studio reaches the server only from its VPC\) is in VPC"),
         (
             {"client_packages": ["mlflow; rm -rf ~"]},
             r"client_packages: 'mlflow; rm -rf ~' is not a plain pip requirement",
@@ -852,7 +942,8 @@ EXISTING = {"existing_domain_id": DOMAIN_ID, "user_profile_names": ["alice"]}
         "duplicate-name",
         "empty-subnets",
         "empty-training-subnets",
-        "per-user-roles-without-users",
+        "shared-role-with-per-user-passwords",
+        "finding-5-direct-to-unauthenticated-server",
         "snapshot-removal",
         "sigv4-without-uri",
         "sigv4-with-basic-auth",
@@ -895,10 +986,56 @@ def test_training_config_needs_a_known_user_with_per_user_secrets(scratch: Scrat
 def test_grant_read_credentials_for_registration_automation(scratch: Scratch) -> None:
     studio = scratch.studio(user_profile_names=["alice", "bob"])
     automation = iam.Role(scratch.stack, "Registrar", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
-    studio.grant_read_credentials(automation)
+    grant = studio.grant_read_credentials(automation)
+    assert grant.success
     document = scratch.stack.resolve(automation.node.find_child("DefaultPolicy").document.to_json())  # type: ignore[attr-defined]
     refs = sorted(r["Ref"] for s in document["Statement"] for r in _as_list(s["Resource"]))
     assert len(refs) == 2
-    unauthenticated = scratch.studio(mlflow=scratch.unauthenticated, user_profile_names=["alice"])
+    unauthenticated = scratch.studio(
+        mlflow=scratch.unauthenticated, user_profile_names=["alice"], tracking_uri=HTTP_API_URL, sigv4=True
+    )
     with pytest.raises(ValueError, match=r"grant_read_credentials: there are no MLflow credential secrets"):
         unauthenticated.grant_read_credentials(automation)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A server defined in another stack
+
+
+def _logical_id(stack: cdk.Stack, construct: Any) -> str:
+    child = construct.node.default_child
+    assert isinstance(child, cdk.CfnElement)
+    return stack.get_logical_id(child)
+
+
+def test_studio_works_with_a_server_from_another_stack() -> None:
+    app = new_app()
+    server_stack = new_stack(app, "Server")
+    server = SecureMlflowService(server_stack, "Mlflow", vpc=imported_vpc(server_stack))
+    studio_stack = new_stack(app, "Studio")
+    vpc = imported_vpc(studio_stack)
+    imported = SecureMlflowService.from_attributes(
+        studio_stack,
+        "Mlflow",
+        vpc=vpc,
+        url="http://mlflow.internal.example.com",
+        security_group=ec2.SecurityGroup.from_security_group_id(studio_stack, "MlflowSg", "sg-0123456789abcdef0"),
+        port=server.port,
+        authentication=server.authentication,
+    )
+    studio = StudioDomainOrUser(studio_stack, "Studio", vpc=vpc, mlflow=imported, user_profile_names=["alice"])
+    template = Template.from_stack(studio_stack)
+    for group in (studio.security_group, studio.training_security_group):
+        template.has_resource_properties(
+            "AWS::EC2::SecurityGroupIngress",
+            {
+                "GroupId": "sg-0123456789abcdef0",
+                "FromPort": 80,
+                "ToPort": 80,
+                "SourceSecurityGroupId": {"Fn::GetAtt": [_logical_id(studio_stack, group), "GroupId"]},
+            },
+        )
+    content = json.dumps(template.to_json())
+    assert "http://mlflow.internal.example.com" in content
+    assert_cfn_lint_clean(template.to_json(), "Studio with a server of another stack")
+    assert_nag_clean(app)

@@ -23,7 +23,8 @@ import pytest
 import yaml  # type: ignore[import-untyped]  # PyYAML (an MLflow dependency) ships no stubs
 
 from mlflow_sagemaker_constructs import SecureMlflowService
-from mlflow_sagemaker_constructs.studio.domain import StudioDomainOrUser, _render_lifecycle_script
+from mlflow_sagemaker_constructs.studio.domain import StudioDomainOrUser
+from mlflow_sagemaker_constructs.studio.lifecycle_config import render_script
 from tests.harness import new_stack
 from tests.harness.vpc import imported_vpc
 
@@ -89,7 +90,7 @@ class Sandbox:
 
     def write_script(self, **settings: Any) -> Path:
         script = self.root / "lifecycle.sh"
-        script.write_text(_render_lifecycle_script(**settings))
+        script.write_text(render_script(**settings))
         return script
 
     def run(
@@ -336,7 +337,7 @@ def test_pip_failures_are_reported(sandbox: Sandbox) -> None:
 
 def test_quotes_in_settings_are_refused() -> None:
     with pytest.raises(ValueError, match=r"MLFLOW_LCC_TRACKING_URI .* contains a quote or line break"):
-        _render_lifecycle_script(tracking_uri="http://x/'; rm -rf /", auth="none")
+        render_script(tracking_uri="http://x/'; rm -rf /", auth="none")
 
 
 # A settings value as CloudFormation substitutes it: Ref/GetAtt are replaced, Fn::Join joined.
@@ -396,3 +397,73 @@ def test_the_deployed_script_of_a_stack_runs(sandbox: Sandbox) -> None:
         "SecurityGroupIds": ["sg-0123456789abcdef0"],
     }
     assert len(script.read_text().encode()) * 4 / 3 < 16384
+
+
+# --- finding 7: run as root, the script must not follow what a user planted in the home ------------------
+
+
+@pytest.fixture
+def user_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Sandbox:
+    """A home owned by an unprivileged user (nobody), in directories that user may traverse."""
+    if os.geteuid() != 0:
+        pytest.fail("the privilege-drop tests run as root, as the Studio lifecycle runner may")
+    root = tmp_path_factory.mktemp("lcc-user")
+    root.chmod(0o755)
+    for parent in root.parents:
+        if parent == Path(parent.anchor) or parent == Path("/tmp"):
+            break
+        parent.chmod(parent.stat().st_mode | 0o005)
+    home, bin_dir = root / "home", root / "bin"
+    home.mkdir()
+    bin_dir.mkdir()
+    os.chown(home, 65534, 65534)
+    aws = bin_dir / "aws"
+    aws.write_text(FAKE_AWS)
+    aws.chmod(0o755)
+    log = root / "aws.log"
+    log.touch()
+    log.chmod(0o666)
+    return Sandbox(root=root, home=home, bin=bin_dir, aws_log=log)
+
+
+def _root_owned_target(tmp_path: Path) -> Path:
+    target = tmp_path / "root-only"
+    target.mkdir()
+    target.chmod(0o755)
+    (target / "keep").write_text("root's file\n")
+    return target
+
+
+def test_finding_7_a_planted_symlink_in_the_home_is_not_followed_as_root(
+    user_sandbox: Sandbox, basic_script: Path, tmp_path: Path
+) -> None:
+    target = _root_owned_target(tmp_path)
+    (user_sandbox.home / ".mlflow").symlink_to(target)
+    bashrc_target = tmp_path / "root-profile"
+    bashrc_target.write_text("# root's profile\n")
+    (user_sandbox.home / ".bashrc").symlink_to(bashrc_target)
+    script = user_sandbox.write_script(
+        tracking_uri=URI, auth="basic", secret_id=SECRET_ARN, region="us-east-1", sdk_config=SDK_CONFIG
+    )
+    before = {p.name: p.stat() for p in [target, bashrc_target]}
+    run = user_sandbox.run(script)
+    # The user cannot write there, so the script (running as the user) stops with a message.
+    assert run.returncode != 0
+    assert "ERROR" in run.output or "Permission denied" in run.output
+    assert sorted(p.name for p in target.iterdir()) == ["keep"]
+    assert stat.S_IMODE(target.stat().st_mode) == 0o755
+    assert bashrc_target.read_text() == "# root's profile\n"
+    assert {p.name: p.stat().st_mode for p in [target, bashrc_target]} == {k: v.st_mode for k, v in before.items()}
+    assert PASSWORD not in run.output
+
+
+def test_run_as_root_the_files_belong_to_the_homes_owner(user_sandbox: Sandbox) -> None:
+    script = user_sandbox.write_script(
+        tracking_uri=URI, auth="basic", secret_id=SECRET_ARN, region="us-east-1", sdk_config=SDK_CONFIG
+    )
+    run = user_sandbox.run(script)
+    assert run.returncode == 0, run.output
+    owners = {p.stat().st_uid for p in user_sandbox.home.rglob("*")}
+    assert owners == {65534}
+    assert (user_sandbox.home / ".mlflow" / "credentials").stat().st_mode & 0o077 == 0
+    assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob("tmp.*lifecycle*"))

@@ -20,7 +20,7 @@ import requests
 from mlflow.exceptions import MlflowException
 from mlflow.server import get_app_client
 
-from mlflow_sagemaker_constructs.studio.domain import _render_lifecycle_script
+from mlflow_sagemaker_constructs.studio.lifecycle_config import render_script
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("studio-mlflow-server")]
 
@@ -132,9 +132,7 @@ def test_a_registered_user_logs_runs_with_what_the_script_wrote(
     aws.write_text("#!/usr/bin/env python3\nimport json\nprint(json.dumps(json.dumps(" + repr(USER) + ")))\n")
     aws.chmod(0o755)
     script = tmp_path / "lifecycle.sh"
-    script.write_text(
-        _render_lifecycle_script(tracking_uri=mlflow_server, auth="basic", secret_id=SECRET_ARN, region="us-east-1")
-    )
+    script.write_text(render_script(tracking_uri=mlflow_server, auth="basic", secret_id=SECRET_ARN, region="us-east-1"))
     run = subprocess.run(
         ["/bin/bash", str(script)],
         env={"HOME": str(home), "PATH": f"{bin_dir}:/usr/bin:/bin"},

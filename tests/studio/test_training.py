@@ -144,11 +144,12 @@ def test_sigv4_signs_with_the_job_role(world: World) -> None:
     assert config.grant(iam.Role(world.stack, "SigV4Role", assumed_by=iam.AnyPrincipal())) is None
 
 
-def test_server_without_authentication_needs_only_the_uri(world: World) -> None:
-    config = MlflowTrainingConfig(world.unauthenticated, security_group=world.group)
-    assert world.resolve(config.environment()) == {
-        "MLFLOW_TRACKING_URI": _load_balancer_url(world, world.unauthenticated)
-    }
+def test_finding_5_jobs_never_reach_a_server_without_authentication_directly(world: World) -> None:
+    with pytest.raises(ValueError, match=r"the MLflow server does not authenticate .* must not reach it directly"):
+        MlflowTrainingConfig(world.unauthenticated, security_group=world.group)
+    # Through what authenticates instead, the URI is all the jobs get.
+    config = MlflowTrainingConfig(world.unauthenticated, security_group=world.group, tracking_uri=HTTP_API_URL)
+    assert world.resolve(config.environment()) == {"MLFLOW_TRACKING_URI": HTTP_API_URL}
 
 
 def test_grant_lets_the_job_role_read_the_secret(world: World) -> None:
@@ -165,12 +166,15 @@ def test_grant_lets_the_job_role_read_the_secret(world: World) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"sigv4": True, "service": "unauthenticated"}, r"sigv4=True needs tracking_uri: pass the HTTP API's URL"),
+        ({"sigv4": True, "service": "unauthenticated"}, r"the MLflow server does not authenticate"),
         (
             {"sigv4": True, "tracking_uri": HTTP_API_URL},
             r"sigv4=True with an MLflow server that uses its built-in authentication",
         ),
-        ({"service": "unauthenticated", "secret": True}, r"credentials_secret was given but the jobs do not use"),
+        (
+            {"service": "unauthenticated", "secret": True, "tracking_uri": HTTP_API_URL},
+            r"credentials_secret was given but the jobs do not use",
+        ),
         ({}, r"built-in authentication: pass credentials_secret"),
         ({"secret": True, "tracking_uri": "mlflow.internal:80"}, r"tracking_uri \('mlflow.internal:80'\) must start"),
         (

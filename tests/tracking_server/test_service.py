@@ -20,14 +20,21 @@ from aws_cdk.assertions import Match, Template
 from syrupy.assertion import SnapshotAssertion
 
 from mlflow_sagemaker_constructs import (
+    AccessLogs,
     ArtifactAccess,
+    ArtifactStore,
     DatabaseEngine,
     DefaultPermission,
     ExistingDatabase,
+    IMlflowTrackingServer,
+    Listener,
     MlflowAuthentication,
     SecureMlflowService,
+    ServerAccess,
     ServerImage,
+    TrackingDatabase,
 )
+from mlflow_sagemaker_constructs.tracking_server.database import POSTGRES_LOGGING_PARAMETERS
 from mlflow_sagemaker_constructs.tracking_server.server import contract
 from tests.conftest import normalized
 from tests.harness import assert_cfn_lint_clean, assert_nag_clean, new_app, new_stack
@@ -268,7 +275,9 @@ def test_default_environment_configures_auth_pool_hosts_and_proxied_artifacts(
     assert env[contract.MULTIPART_UPLOAD] == "true"
     assert env[contract.JOB_EXECUTION] == "false"
     assert env[contract.WORKERS] == "2"
-    assert env[contract.DB_POOL] == "null"  # min ACU 0: no idle pooled connections
+    # Pooled: the server closes idle connections itself (contract default), so the cluster still pauses.
+    assert contract.DB_POOL not in env
+    assert env[contract.KEEP_ALIVE_SECONDS] == "125"  # load balancer idle timeout (120 s) + 5
     assert env[contract.DB_ENGINE] == "postgresql"
     lb = _logical_id(default_template, "AWS::ElasticLoadBalancingV2::LoadBalancer")
     assert env[contract.ALLOWED_HOSTS] == {"Fn::GetAtt": [lb, "DNSName"]}
@@ -342,20 +351,25 @@ def _all_options(stack: cdk.Stack) -> SecureMlflowService:
         "Mlflow",
         vpc=vpc,
         cluster=cluster,
-        existing_database=ExistingDatabase(
-            endpoint="mlflow.cluster-abc.us-east-1.rds.amazonaws.com",
-            secret=secret,
-            engine=DatabaseEngine.POSTGRESQL,
-            security_group=database_sg,
+        database=TrackingDatabase.existing(
+            ExistingDatabase(
+                endpoint="mlflow.cluster-abc.us-east-1.rds.amazonaws.com",
+                secret=secret,
+                engine=DatabaseEngine.POSTGRESQL,
+                security_group=database_sg,
+            )
         ),
-        existing_bucket=bucket,
-        artifact_prefix="teams/ml/",
+        artifact_store=ArtifactStore.existing_bucket(bucket, prefix="teams/ml"),
         image=ServerImage.from_container_image(
             ecs.ContainerImage.from_registry("123456789012.dkr.ecr.us-east-1.amazonaws.com/mlflow:3.17.2")
         ),
-        certificate=acm.Certificate.from_certificate_arn(stack, "Cert", CERT_ARN),
-        domain_names=["mlflow.example.com"],
-        access_logs_bucket=s3.Bucket.from_bucket_name(stack, "Logs", "existing-access-logs"),
+        access=ServerAccess.load_balancer(
+            listener=Listener.https(
+                certificate=acm.Certificate.from_certificate_arn(stack, "Cert", CERT_ARN),
+                domain_name="mlflow.example.com",
+            )
+        ),
+        access_logs=AccessLogs.existing_bucket(s3.Bucket.from_bucket_name(stack, "Logs", "existing-access-logs")),
     )
 
 
@@ -416,11 +430,14 @@ def test_mysql_tracking_store_with_postgresql_auth_database() -> None:
         stack,
         "Mlflow",
         vpc=imported_vpc(stack),
-        existing_database=ExistingDatabase(
-            endpoint="mysql.example.internal", secret=mysql_secret, engine=DatabaseEngine.MYSQL
-        ),
-        auth_database=ExistingDatabase(
-            endpoint="pg.example.internal", secret=pg_secret, engine=DatabaseEngine.POSTGRESQL
+        database=TrackingDatabase.existing(
+            ExistingDatabase(endpoint="mysql.example.internal", secret=mysql_secret, engine=DatabaseEngine.MYSQL),
+            auth_database=ExistingDatabase(
+                endpoint="pg.example.internal",
+                secret=pg_secret,
+                engine=DatabaseEngine.POSTGRESQL,
+                database_name="mlflow_users",
+            ),
         ),
     )
     template = Template.from_stack(stack)
@@ -429,6 +446,7 @@ def test_mysql_tracking_store_with_postgresql_auth_database() -> None:
     assert env[contract.DB_PORT] == "3306"
     assert env[contract.AUTH_DB_HOST] == "pg.example.internal"
     assert env[contract.AUTH_DB_PORT] == "5432"
+    assert env[contract.AUTH_DB_NAME] == "mlflow_users"
     assert {contract.AUTH_DB_USERNAME, contract.AUTH_DB_PASSWORD} <= _secret_names(template)
 
 
@@ -441,7 +459,7 @@ def test_auth_disabled_has_no_admin_or_flask_secret() -> None:
 
 def test_auth_options_reach_the_container() -> None:
     template = _template(
-        authentication=MlflowAuthentication.built_in(
+        authentication=MlflowAuthentication.basic_auth(
             admin_username="root", default_permission=DefaultPermission.READ, cache_ttl_seconds=30
         )
     )
@@ -451,8 +469,8 @@ def test_auth_options_reach_the_container() -> None:
     assert env[contract.AUTH_CACHE_TTL_SECONDS] == "30"
 
 
-def test_scale_to_zero_off_keeps_pooling_and_has_no_auto_pause() -> None:
-    template = _template(database_min_capacity=0.5, database_max_capacity=8)
+def test_a_minimum_capacity_has_no_auto_pause() -> None:
+    template = _template(database=TrackingDatabase.aurora_serverless(min_capacity=0.5, max_capacity=8))
     template.has_resource_properties(
         "AWS::RDS::DBCluster",
         {"ServerlessV2ScalingConfiguration": {"MinCapacity": 0.5, "MaxCapacity": 8}},
@@ -462,7 +480,9 @@ def test_scale_to_zero_off_keeps_pooling_and_has_no_auto_pause() -> None:
 
 def test_direct_artifacts_and_grant_for_clients() -> None:
     stack = new_stack()
-    service = SecureMlflowService(stack, "Mlflow", vpc=imported_vpc(stack), artifact_access=ArtifactAccess.DIRECT)
+    service = SecureMlflowService(
+        stack, "Mlflow", vpc=imported_vpc(stack), artifact_store=ArtifactStore.new_bucket(access=ArtifactAccess.DIRECT)
+    )
     client = iam.Role(stack, "Client", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
     service.grant_artifact_access(client)
     template = Template.from_stack(stack)
@@ -471,7 +491,7 @@ def test_direct_artifacts_and_grant_for_clients() -> None:
     assert env[contract.MULTIPART_UPLOAD] == "false"
     task_actions = {a for s in _policy_statements(template, "TaskRole") for a in s["Action"]}
     assert "s3:PutObject" not in task_actions
-    assert "s3:GetObject" in task_actions
+    assert {"s3:GetObject", "s3:DeleteObject"} <= task_actions  # UI previews, run and experiment deletion
     client_actions = {a for s in _policy_statements(template, "Client") for a in s["Action"]}
     assert {"s3:PutObject", "s3:GetObject", "s3:DeleteObject"} <= client_actions
 
@@ -479,7 +499,9 @@ def test_direct_artifacts_and_grant_for_clients() -> None:
 def test_kms_bucket_and_grants_include_the_key() -> None:
     stack = new_stack()
     key = kms.Key(stack, "Key", enable_key_rotation=True)
-    SecureMlflowService(stack, "Mlflow", vpc=imported_vpc(stack), bucket_encryption_key=key)
+    SecureMlflowService(
+        stack, "Mlflow", vpc=imported_vpc(stack), artifact_store=ArtifactStore.new_bucket(encryption_key=key)
+    )
     template = Template.from_stack(stack)
     template.has_resource_properties(
         "AWS::S3::Bucket",
@@ -496,7 +518,7 @@ def test_kms_bucket_and_grants_include_the_key() -> None:
 
 
 def test_access_logging_off_creates_no_log_bucket() -> None:
-    template = _template(access_logging=False)
+    template = _template(access_logs=AccessLogs.disabled())
     template.resource_count_is("AWS::S3::Bucket", 1)
     template.has_resource_properties(
         "AWS::ElasticLoadBalancingV2::LoadBalancer",
@@ -578,7 +600,8 @@ def test_allow_from_opens_the_listener_port_to_a_peer_only() -> None:
     )
     hosts = _environment(template)[contract.ALLOWED_HOSTS]
     assert hosts["Fn::Join"][1][-1] == ",mlflow.internal.example"
-    assert service.internal_url.startswith("http://")
+    assert service.url.startswith("http://")
+    assert service.url == service.internal_url
 
 
 def test_public_attributes_expose_every_inner_construct() -> None:
@@ -589,16 +612,16 @@ def test_public_attributes_expose_every_inner_construct() -> None:
     assert isinstance(service.container, ecs.ContainerDefinition)
     assert isinstance(service.load_balancer, elbv2.ApplicationLoadBalancer)
     assert isinstance(service.listener, elbv2.ApplicationListener)
-    assert service.database is not None
-    assert service.database_secret is not None
-    assert service.bucket is not None
+    assert service.database_cluster is not None
     assert service.admin_secret is not None
     assert service.flask_secret is not None
-    assert service.log_group is not None
     assert service.access_logs_bucket is not None
+    assert service.ai_gateway_secret is None
     assert service.connections.security_groups
-    assert service.scaling is not None
-    assert service.target_group is not None
+    assert isinstance(service.scaling, ecs.ScalableTaskCount)
+    assert isinstance(service.target_group, elbv2.ApplicationTargetGroup)
+    server: IMlflowTrackingServer = service  # mypy checks the structural interface
+    assert server.url.startswith("http://")
     grant = service.grant_read_admin_secret(iam.Role(stack, "Ops", assumed_by=iam.AccountRootPrincipal()))
     assert grant.success
 
@@ -615,7 +638,7 @@ class _CustomListenerService(SecureMlflowService):
             "CustomLoadBalancer",
             vpc=self.vpc,
             internet_facing=False,
-            vpc_subnets=self.load_balancer_subnets,
+            vpc_subnets=self.access.subnets or self.service_subnets,
         )
 
     def _create_listener(self, load_balancer: elbv2.IApplicationLoadBalancer) -> elbv2.IApplicationListener:
@@ -625,11 +648,31 @@ class _CustomListenerService(SecureMlflowService):
 
 def test_subclass_overrides_the_load_balancer_hooks() -> None:
     stack = new_stack()
-    service = _CustomListenerService(stack, "Mlflow", vpc=imported_vpc(stack))
+    vpc = imported_vpc(stack)
+    service = _CustomListenerService(stack, "Mlflow", vpc=vpc)
+    client = ec2.SecurityGroup(stack, "Client", vpc=vpc)
+    service.allow_from(client)
     template = Template.from_stack(stack)
     template.has_resource_properties("AWS::ElasticLoadBalancingV2::Listener", {"Port": 8443, "Protocol": "HTTPS"})
     template.resource_count_is("AWS::ElasticLoadBalancingV2::LoadBalancer", 1)
     assert "CustomLoadBalancer" in service.load_balancer.node.id
+    # Everything derived from the listener follows the hook: port, connections, allow_from, URL.
+    assert service.port == 8443
+    assert service.connections.default_port is not None
+    assert service.connections.default_port.to_rule_json()["fromPort"] == 8443
+    assert service.url.startswith("https://")
+    assert service.url.endswith(":8443")
+    template.has_resource_properties(
+        "AWS::EC2::SecurityGroupIngress",
+        {
+            "FromPort": 8443,
+            "ToPort": 8443,
+            "SourceSecurityGroupId": {"Fn::GetAtt": [Match.string_like_regexp("Client"), "GroupId"]},
+        },
+    )
+    ports = [i["Properties"]["FromPort"] for i in template.find_resources("AWS::EC2::SecurityGroupIngress").values()]
+    assert 80 not in ports
+    assert 443 not in ports
 
 
 # ---------------------------------------------------------------------------------------------- rejected
@@ -657,64 +700,26 @@ REJECTED: list[tuple[str, Callable[[cdk.Stack, ec2.IVpc], dict[str, Any]], str]]
         r"desired_count \(9\) is outside min_task_count\.\.max_task_count",
     ),
     (
-        "acu-min-max",
-        lambda s, v: {"database_min_capacity": 8, "database_max_capacity": 4},
-        r"database_min_capacity \(8\) is greater than database_max_capacity \(4\)",
-    ),
-    (
-        "acu-step",
-        lambda s, v: {"database_max_capacity": 4.2},
-        r"database_max_capacity \(4\.2\) must be a multiple of 0\.5 ACU",
-    ),
-    (
-        "backup-short",
-        lambda s, v: {"database_backup_retention": cdk.Duration.days(1)},
-        r"database_backup_retention \(1 days\) must be at least 7 days",
-    ),
-    (
-        "existing-db-and-props",
-        lambda s, v: {
-            "existing_database": ExistingDatabase(endpoint="db", secret=_secret(s), engine=DatabaseEngine.POSTGRESQL),
-            "database_max_capacity": 8,
-        },
-        r"existing_database and database_max_capacity were both given",
-    ),
-    (
         "mysql-with-auth",
         lambda s, v: {
-            "existing_database": ExistingDatabase(endpoint="db", secret=_secret(s), engine=DatabaseEngine.MYSQL)
+            "database": TrackingDatabase.existing(
+                ExistingDatabase(endpoint="db.example.internal", secret=_secret(s), engine=DatabaseEngine.MYSQL)
+            )
         },
-        r"existing_database is MySQL and built-in authentication is on.*pass auth_database",
+        r"the tracking database is MySQL and the server authenticates.*auth_database",
     ),
     (
-        "auth-db-mysql",
+        "auth-db-without-auth",
         lambda s, v: {
-            "existing_database": ExistingDatabase(endpoint="db", secret=_secret(s), engine=DatabaseEngine.MYSQL),
-            "auth_database": ExistingDatabase(endpoint="db2", secret=_secret(s, "S2"), engine=DatabaseEngine.MYSQL),
+            "database": TrackingDatabase.existing(
+                ExistingDatabase(endpoint="db.example.internal", secret=_secret(s), engine=DatabaseEngine.MYSQL),
+                auth_database=ExistingDatabase(
+                    endpoint="pg.example.internal", secret=_secret(s, "S2"), engine=DatabaseEngine.POSTGRESQL
+                ),
+            ),
+            "authentication": MlflowAuthentication.disabled(authenticated_by="IAM at the HTTP API"),
         },
-        r"auth_database must be PostgreSQL",
-    ),
-    (
-        "auth-db-with-new-cluster",
-        lambda s, v: {
-            "auth_database": ExistingDatabase(endpoint="db2", secret=_secret(s), engine=DatabaseEngine.POSTGRESQL)
-        },
-        r"auth_database is only for an existing MySQL tracking database",
-    ),
-    (
-        "auth-off-silent",
-        lambda s, v: {"authentication": MlflowAuthentication.disabled(authenticated_by=" ")},
-        r"authentication is disabled without saying who authenticates instead",
-    ),
-    (
-        "bucket-and-key",
-        lambda s, v: {"existing_bucket": s3.Bucket(s, "B"), "bucket_encryption_key": kms.Key(s, "K")},
-        r"existing_bucket and bucket_encryption_key were both given",
-    ),
-    (
-        "logs-bucket-with-logging-off",
-        lambda s, v: {"access_logging": False, "access_logs_bucket": s3.Bucket(s, "L")},
-        r"access_logs_bucket was given with access_logging=False",
+        r"auth_database was given but the server does not authenticate",
     ),
     (
         "empty-subnets",
@@ -724,20 +729,104 @@ REJECTED: list[tuple[str, Callable[[cdk.Stack, ec2.IVpc], dict[str, Any]], str]]
     (
         "lb-one-az",
         lambda s, v: {
-            "load_balancer_subnets": ec2.SubnetSelection(
-                subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, availability_zones=["us-east-1a"]
+            "access": ServerAccess.load_balancer(
+                subnets=ec2.SubnetSelection(
+                    subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, availability_zones=["us-east-1a"]
+                )
             )
         },
-        r"load_balancer_subnets selects subnets in 1 availability zone\(s\); at least 2 are required",
+        r"access.subnets selects subnets in 1 availability zone\(s\); at least 2 are required",
     ),
-    ("bad-host", lambda s, v: {"domain_names": ["https://mlflow.example.com/"]}, r"is not a host name"),
+    ("bad-host", lambda s, v: {"extra_allowed_hosts": ["https://mlflow.example.com/"]}, r"is not a host name"),
+    ("bad-origin", lambda s, v: {"cors_allowed_origins": ["studio.example.com"]}, r"is not an origin"),
     (
         "cpu-percent",
         lambda s, v: {"scale_on_cpu_percent": 0},
         r"scale_on_cpu_percent \(0\) must be between 1 and 100",
     ),
-    ("empty-prefix", lambda s, v: {"artifact_prefix": "/"}, r"artifact_prefix is empty"),
 ]
+
+#: Option objects refuse what cannot work when they are made, before any construct exists.
+REJECTED_OPTIONS: list[tuple[str, Callable[[], object], str]] = [
+    (
+        "acu-min-max",
+        lambda: TrackingDatabase.aurora_serverless(min_capacity=8, max_capacity=4),
+        r"min_capacity \(8\) is greater than max_capacity \(4\)",
+    ),
+    (
+        "acu-step",
+        lambda: TrackingDatabase.aurora_serverless(max_capacity=4.2),
+        r"max_capacity \(4\.2\) must be a multiple of 0\.5 ACU",
+    ),
+    (
+        "acu-range",
+        lambda: TrackingDatabase.aurora_serverless(max_capacity=300),
+        r"max_capacity \(300 ACU\) must be between 1 and 256",
+    ),
+    (
+        "backup-short",
+        lambda: TrackingDatabase.aurora_serverless(backup_retention=cdk.Duration.days(1)),
+        r"backup_retention \(1 days\) must be at least 7 days",
+    ),
+    (
+        "auto-pause-short",
+        lambda: TrackingDatabase.aurora_serverless(auto_pause=cdk.Duration.minutes(1)),
+        r"auto_pause \(1 minutes\) must be between 5 and 1440 minutes",
+    ),
+    (
+        "auth-db-mysql",
+        lambda: TrackingDatabase.existing(
+            ExistingDatabase(endpoint="db.example.internal", secret=_unbound_secret(), engine=DatabaseEngine.MYSQL),
+            auth_database=ExistingDatabase(
+                endpoint="db2.example.internal", secret=_unbound_secret(), engine=DatabaseEngine.MYSQL
+            ),
+        ),
+        r"auth_database must be PostgreSQL",
+    ),
+    (
+        "bad-endpoint",
+        lambda: TrackingDatabase.existing(
+            ExistingDatabase(endpoint="postgres://db", secret=_unbound_secret(), engine=DatabaseEngine.POSTGRESQL)
+        ),
+        r"database.endpoint \('postgres://db'\) is not a host name",
+    ),
+    (
+        "bad-port",
+        lambda: TrackingDatabase.existing(
+            ExistingDatabase(
+                endpoint="db.example.internal", secret=_unbound_secret(), engine=DatabaseEngine.POSTGRESQL, port=0
+            )
+        ),
+        r"database.port \(0\) must be between 1 and 65535",
+    ),
+    ("auth-off-silent", lambda: MlflowAuthentication.disabled(authenticated_by=" "), r"needs to say who authenticates"),
+    (
+        "negative-ttl",
+        lambda: MlflowAuthentication.basic_auth(cache_ttl_seconds=-1),
+        r"cache_ttl_seconds \(-1\) must be 0 or more",
+    ),
+    ("admin-colon", lambda: MlflowAuthentication.basic_auth(admin_username="a:b"), r"admin_username .* without ':'"),
+    ("empty-prefix", lambda: ArtifactStore.new_bucket(prefix="/"), r"prefix \('/'\) must be a non-empty key prefix"),
+    ("dotdot-prefix", lambda: ArtifactStore.new_bucket(prefix="a/../b"), r"must be a non-empty key prefix"),
+    ("listener-port", lambda: Listener.http(port=0), r"port \(0\) must be between 1 and 65535"),
+    (
+        "idle-timeout",
+        lambda: ServerAccess.load_balancer(idle_timeout=cdk.Duration.seconds(5000)),
+        r"idle_timeout \(5000 s\)",
+    ),
+]
+
+
+def _unbound_secret() -> secretsmanager.ISecret:
+    return secretsmanager.Secret.from_secret_complete_arn(
+        new_stack(), "S", "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf"
+    )
+
+
+@pytest.mark.parametrize(("case", "make", "message"), REJECTED_OPTIONS, ids=[r[0] for r in REJECTED_OPTIONS])
+def test_rejected_option(case: str, make: Callable[[], object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        make()
 
 
 @pytest.mark.parametrize(("case", "props", "message"), REJECTED, ids=[r[0] for r in REJECTED])
@@ -752,7 +841,7 @@ def test_cluster_of_another_vpc_is_rejected() -> None:
     stack = new_stack()
     other = imported_isolated_only_vpc(stack)
     cluster = ecs.Cluster.from_cluster_attributes(stack, "C", cluster_name="c", vpc=other)
-    with pytest.raises(ValueError, match="cluster belongs to another VPC than vpc"):
+    with pytest.raises(ValueError, match=r"cluster is in VPC vpc-\w+, not in vpc"):
         SecureMlflowService(stack, "Mlflow", vpc=imported_vpc(stack), cluster=cluster)
 
 
@@ -778,7 +867,7 @@ def test_admin_secret_grant_without_auth_is_rejected() -> None:
         vpc=imported_vpc(stack),
         authentication=MlflowAuthentication.disabled(authenticated_by="IAM"),
     )
-    with pytest.raises(ValueError, match="built-in authentication is disabled"):
+    with pytest.raises(ValueError, match="the server does not authenticate, there is no admin secret"):
         service.grant_read_admin_secret(iam.Role(stack, "R", assumed_by=iam.AccountRootPrincipal()))
 
 
@@ -808,3 +897,198 @@ def test_synthesizes_clean_in_an_app_without_feature_flags() -> None:
     )
     assert_cfn_lint_clean(template.to_json())
     assert_nag_clean(app)
+
+
+# ---------------------------------------------------------------------------------------------- composition
+
+
+def test_the_service_is_a_connectable_with_the_listener_port_as_default() -> None:
+    stack = new_stack()
+    vpc = imported_vpc(stack)
+    service = SecureMlflowService(stack, "Mlflow", vpc=vpc)
+    notebook = ec2.SecurityGroup(stack, "Notebook", vpc=vpc)
+    job = ec2.SecurityGroup(stack, "Job", vpc=vpc)
+    # Through jsii: the service is passed to CDK as an IConnectable.
+    job.connections.allow_to(service, ec2.Port.tcp(80), "job to MLflow")
+    service.connections.allow_default_port_from(notebook, "notebook to MLflow")
+    template = Template.from_stack(stack)
+    for peer in ("Notebook", "Job"):
+        template.has_resource_properties(
+            "AWS::EC2::SecurityGroupIngress",
+            {
+                "FromPort": 80,
+                "ToPort": 80,
+                "SourceSecurityGroupId": {"Fn::GetAtt": [Match.string_like_regexp(peer), "GroupId"]},
+            },
+        )
+
+
+def test_from_attributes_describes_a_server_of_another_stack() -> None:
+    app = new_app()
+    server_stack = new_stack(app, "Server")
+    vpc = imported_vpc(server_stack)
+    service = SecureMlflowService(server_stack, "Mlflow", vpc=vpc)
+    client_stack = new_stack(app, "Clients")
+    imported = SecureMlflowService.from_attributes(
+        client_stack,
+        "Mlflow",
+        vpc=imported_vpc(client_stack),
+        url=service.url,
+        security_group=ec2.SecurityGroup.from_security_group_id(client_stack, "Sg", "sg-0123456789abcdef0"),
+        port=service.port,
+        authentication=service.authentication,
+        listener_arn=service.listener.listener_arn,
+        artifact_bucket=s3.Bucket.from_bucket_name(client_stack, "Artifacts", "mlflow-artifacts-bucket"),
+    )
+    assert imported.port == 80
+    assert imported.listener is not None
+    role = iam.Role(client_stack, "Reader", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+    imported.grant_artifact_read(role)
+    imported.allow_from(ec2.SecurityGroup(client_stack, "Peer", vpc=imported.vpc))
+    template = Template.from_stack(client_stack)
+    template.has_resource_properties(
+        "AWS::EC2::SecurityGroupIngress", {"GroupId": "sg-0123456789abcdef0", "FromPort": 80, "ToPort": 80}
+    )
+    actions = {
+        a
+        for s in _policy_statements(template, "Reader")
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert {"s3:GetObject", "s3:ListBucket"} <= actions
+    assert "s3:PutObject" not in actions
+
+
+def test_an_imported_server_without_its_bucket_says_how_to_grant() -> None:
+    stack = new_stack()
+    imported = SecureMlflowService.from_attributes(
+        stack,
+        "Mlflow",
+        vpc=imported_vpc(stack),
+        url="http://mlflow.internal.example.com",
+        security_group=ec2.SecurityGroup.from_security_group_id(stack, "Sg", "sg-0123456789abcdef0"),
+        port=80,
+        authentication=MlflowAuthentication.basic_auth(),
+    )
+    with pytest.raises(ValueError, match="pass artifact_bucket"):
+        imported.grant_artifact_access(iam.Role(stack, "R", assumed_by=iam.AccountRootPrincipal()))
+    assert imported.host == "mlflow.internal.example.com"
+
+
+def test_an_environment_agnostic_stack_gets_a_clear_error_or_synthesizes_without_access_logs() -> None:
+    stack = cdk.Stack(new_app(), "Agnostic")
+    with pytest.raises(ValueError, match=r"environment-agnostic stack.*AccessLogs.disabled\(\)"):
+        SecureMlflowService(stack, "Mlflow", vpc=imported_vpc(stack))
+    other = cdk.Stack(new_app(), "AgnosticNoLogs")
+    SecureMlflowService(other, "Mlflow", vpc=imported_vpc(other), access_logs=AccessLogs.disabled())
+    Template.from_stack(other).resource_count_is("AWS::ECS::Service", 1)
+
+
+# ---------------------------------------------------------------------------------------------- hardening
+
+
+def test_the_container_has_a_read_only_root_filesystem_and_a_scratch_volume(default_template: Template) -> None:
+    container = _container(default_template)
+    assert container["ReadonlyRootFilesystem"] is True
+    assert container["MountPoints"] == [{"ContainerPath": "/tmp", "ReadOnly": False, "SourceVolume": "scratch"}]
+    assert container["LinuxParameters"] == {"Capabilities": {"Drop": ["ALL"]}, "InitProcessEnabled": True}
+    default_template.has_resource_properties("AWS::ECS::TaskDefinition", {"Volumes": [{"Name": "scratch"}]})
+
+
+def test_database_logs_leave_out_statement_values(default_template: Template) -> None:
+    default_template.has_resource_properties(
+        "AWS::RDS::DBClusterParameterGroup",
+        {"Family": "aurora-postgresql17", "Parameters": POSTGRES_LOGGING_PARAMETERS},
+    )
+    assert POSTGRES_LOGGING_PARAMETERS["log_min_error_statement"] == "panic"
+    assert POSTGRES_LOGGING_PARAMETERS["log_error_verbosity"] == "terse"
+
+
+def test_the_ai_gateway_is_off_by_default_and_gets_its_own_passphrase_when_on(default_template: Template) -> None:
+    assert contract.AI_GATEWAY_ENABLED not in _environment(default_template)  # the image's default: off
+    template = _template(enable_ai_gateway=True)
+    assert _environment(template)[contract.AI_GATEWAY_ENABLED] == "true"
+    assert contract.CRYPTO_KEK_PASSPHRASE in _secret_names(template)
+    template.has_resource_properties(
+        "AWS::SecretsManager::Secret",
+        {"GenerateSecretString": Match.object_like({"PasswordLength": 64, "ExcludePunctuation": True})},
+    )
+
+
+def test_execute_command_is_off_by_default_and_keeps_the_root_filesystem_read_only_when_on() -> None:
+    template = _template(enable_execute_command=True)
+    template.has_resource_properties("AWS::ECS::Service", {"EnableExecuteCommand": True})
+    container = _container(template)
+    assert container["ReadonlyRootFilesystem"] is True
+    paths = {m["ContainerPath"] for m in container["MountPoints"]}
+    assert paths == {"/tmp", "/managed-agents", "/var/lib/amazon/ssm", "/var/log/amazon/ssm"}
+
+
+def test_the_default_permission_is_the_images_default() -> None:
+    assert MlflowAuthentication.basic_auth().default_permission.value == contract.DEFAULT_AUTH_DEFAULT_PERMISSION
+    assert DefaultPermission.NO_PERMISSIONS.value == contract.DEFAULT_AUTH_DEFAULT_PERMISSION
+
+
+# ---------------------------------------------------------------------------------------------- HTTPS
+
+
+def test_https_with_a_dns_validated_certificate_and_an_alias() -> None:
+    from aws_cdk import aws_route53 as route53
+
+    stack = new_stack()
+    zone = route53.HostedZone.from_hosted_zone_attributes(stack, "Zone", hosted_zone_id="Z123", zone_name="example.com")
+    service = SecureMlflowService(
+        stack,
+        "Mlflow",
+        vpc=imported_vpc(stack),
+        access=ServerAccess.load_balancer(
+            listener=Listener.https_with_dns_validated_certificate(domain_name="mlflow.example.com", hosted_zone=zone)
+        ),
+    )
+    template = Template.from_stack(stack)
+    template.has_resource_properties("AWS::CertificateManager::Certificate", {"DomainName": "mlflow.example.com"})
+    template.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::Listener",
+        {"Protocol": "HTTPS", "Port": 443, "SslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06"},
+    )
+    template.has_resource_properties("AWS::Route53::RecordSet", {"Name": "mlflow.example.com.", "Type": "A"})
+    assert service.url == "https://mlflow.example.com"
+    assert "mlflow.example.com" in service.allowed_hosts
+    assert_cfn_lint_clean(template.to_json())
+
+
+def test_https_with_a_private_ca_certificate() -> None:
+    from aws_cdk import aws_acmpca as acmpca
+
+    stack = new_stack()
+    authority = acmpca.CertificateAuthority.from_certificate_authority_arn(
+        stack, "Ca", "arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/11111111-2222-3333-4444-555555555555"
+    )
+    service = SecureMlflowService(
+        stack,
+        "Mlflow",
+        vpc=imported_vpc(stack),
+        access=ServerAccess.load_balancer(
+            listener=Listener.https_with_private_certificate(
+                domain_name="mlflow.corp.internal", certificate_authority=authority, port=8443
+            )
+        ),
+    )
+    template = Template.from_stack(stack)
+    template.has_resource_properties(
+        "AWS::CertificateManager::Certificate",
+        {
+            "DomainName": "mlflow.corp.internal",
+            "CertificateAuthorityArn": Match.string_like_regexp("certificate-authority"),
+        },
+    )
+    assert service.url == "https://mlflow.corp.internal:8443"
+    assert service.port == 8443
+
+
+def test_a_listener_domain_outside_its_zone_is_refused() -> None:
+    from aws_cdk import aws_route53 as route53
+
+    stack = new_stack()
+    zone = route53.HostedZone.from_hosted_zone_attributes(stack, "Zone", hosted_zone_id="Z123", zone_name="example.com")
+    with pytest.raises(ValueError, match=r"domain_name \(mlflow.other.org\) is not in hosted_zone \(example.com\)"):
+        Listener.https_with_dns_validated_certificate(domain_name="mlflow.other.org", hosted_zone=zone)

@@ -1,6 +1,15 @@
-"""Synth-time checks shared by the constructs. Every error names the prop and how to fix it."""
+"""Synth-time checks shared by the constructs. Every error names the prop and how to fix it.
+
+One check per kind of value: :func:`is_token` (is this only known at deploy time?), :func:`check_host`
+(every host name, pattern and origin), :func:`only_with` (a prop that cannot apply), and the subnet, size
+and range checks.
+"""
 
 from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
 
 from aws_cdk import Token
 from aws_cdk import aws_ec2 as ec2
@@ -15,6 +24,76 @@ FARGATE_MEMORY_BY_CPU: dict[int, range] = {
     8192: range(16384, 61440 + 1, 4096),
     16384: range(32768, 122880 + 1, 8192),
 }
+
+# A DNS name: lower-case labels of letters, digits and hyphens, at least two labels, 253 characters at most.
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_HOST_NAME = re.compile(rf"^(?=.{{1,253}}$)(?:{_LABEL}\.)+[a-z0-9-]{{2,63}}$")
+_IPV4 = re.compile(r"^(?:\d{1,3}\.){3}\d{1,3}$")
+_PORT = re.compile(r"^(?:\*|\d{1,5})$")
+
+
+def is_token(value: object) -> bool:
+    """True when ``value`` is (or contains) a CloudFormation token, known only at deployment."""
+    return isinstance(value, str | int | float) and not isinstance(value, bool) and Token.is_unresolved(value)
+
+
+def check_host(
+    value: str,
+    prop: str,
+    *,
+    port: bool = False,
+    wildcard: bool = False,
+    example: str = "mlflow.example.com",
+) -> None:
+    """Reject anything that is not a lower-case DNS name (or IPv4 address).
+
+    :param port: also accept ``host:port`` and ``host:*`` (MLflow's allowed-hosts syntax).
+    :param wildcard: also accept a leading ``*.`` (any subdomain).
+    Tokens are accepted unchecked.
+    """
+    if is_token(value):
+        return
+    host = value
+    not_a_host = ValueError(
+        f"{prop} ({value!r}) is not a host name: give a bare lower-case name such as {example!r}, without "
+        "scheme, path, commas or trailing dot"
+    )
+    if "/" in host or "," in host or " " in host or not host:
+        raise not_a_host
+    if port and ":" in host:
+        host, _, port_part = host.rpartition(":")
+        if not _PORT.match(port_part) or (port_part != "*" and not 0 < int(port_part) < 65536):
+            raise ValueError(f"{prop} ({value!r}) has an invalid port: use host:port with 1-65535 or host:*")
+    if wildcard and host.startswith("*."):
+        host = host[2:]
+    if not (_HOST_NAME.match(host) or _IPV4.match(host) or host == "localhost"):
+        raise not_a_host
+
+
+def check_origin(value: str, prop: str) -> None:
+    """Reject anything that is not ``scheme://host[:port]`` (a browser origin) or ``*``."""
+    if is_token(value) or value == "*":
+        return
+    scheme, sep, rest = value.partition("://")
+    if scheme not in ("http", "https") or not sep:
+        raise ValueError(
+            f"{prop} ({value!r}) is not an origin: give scheme://host[:port], e.g. https://studio.example.com"
+        )
+    check_host(rest.lower(), prop, port=True, example="studio.example.com")
+
+
+def only_with(given: dict[str, Any], condition: bool, requirement: str) -> None:
+    """Refuse props that only apply when ``condition`` holds: ``given`` maps prop names to values (None = unset).
+
+    ``requirement`` says what makes them apply, e.g. ``"authorization=EdgeAuthorization.JWT"``.
+    """
+    if condition:
+        return
+    named = [name for name, value in given.items() if value is not None]
+    if named:
+        props = " and ".join(named)
+        verb = "applies" if len(named) == 1 else "apply"
+        raise ValueError(f"{props} only {verb} with {requirement}: remove {props}, or use {requirement}")
 
 
 def fargate_task_size(cpu: int, memory_limit_mib: int) -> None:
@@ -48,7 +127,7 @@ def selected_subnets(vpc: ec2.IVpc, selection: ec2.SubnetSelection, prop: str, m
     if not selected.subnet_ids:
         raise ValueError(f"{prop} selects no subnets in the given VPC: choose a subnet type or group that exists in it")
     zones = selected.availability_zones
-    if min_azs > 1 and not any(Token.is_unresolved(z) for z in zones) and len(set(zones)) < min_azs:
+    if min_azs > 1 and not any(is_token(z) for z in zones) and len(set(zones)) < min_azs:
         raise ValueError(
             f"{prop} selects subnets in {len(set(zones))} availability zone(s); at least {min_azs} are required: "
             "select subnets in more availability zones"
@@ -77,13 +156,37 @@ def default_isolated_selection(vpc: ec2.IVpc) -> ec2.SubnetSelection:
     return default_private_selection(vpc)
 
 
+def same_vpc(vpc: ec2.IVpc, other: ec2.IVpc | None, prop: str) -> None:
+    """Reject ``other`` when both VPC ids are known and differ."""
+    if other is None or other is vpc or is_token(vpc.vpc_id) or is_token(other.vpc_id):
+        return
+    if other.vpc_id != vpc.vpc_id:
+        raise ValueError(f"{prop} is in VPC {other.vpc_id}, not in vpc ({vpc.vpc_id}): pass one of the same VPC")
+
+
 def positive(value: float, prop: str) -> None:
     """Reject zero and negative numbers."""
     if value <= 0:
         raise ValueError(f"{prop} ({value}) must be greater than 0")
 
 
+def in_range(value: float, low: float, high: float, prop: str, unit: str = "") -> None:
+    """Reject values outside ``low..high`` (inclusive)."""
+    if not low <= value <= high:
+        suffix = f" {unit}" if unit else ""
+        raise ValueError(f"{prop} ({value}{suffix}) must be between {low:g} and {high:g}{suffix}")
+
+
 def ordered(low: float, high: float, low_prop: str, high_prop: str) -> None:
     """Reject ``low > high``."""
     if low > high:
         raise ValueError(f"{low_prop} ({low}) is greater than {high_prop} ({high}): set {low_prop} <= {high_prop}")
+
+
+def unique(values: Iterable[str], prop: str) -> None:
+    """Reject duplicate entries."""
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"{prop} lists {value!r} twice: list each once")
+        seen.add(value)

@@ -1,4 +1,4 @@
-"""An API Gateway HTTP API in front of an internal Application Load Balancer, reached through a VPC link."""
+"""An API Gateway HTTP API in front of a tracking server's internal load balancer, through a VPC link."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
@@ -22,13 +23,16 @@ from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as route53_targets
 from constructs import Construct
 
-from mlflow_sagemaker_constructs._internal.nag import acknowledge_wildcard_resource
-from mlflow_sagemaker_constructs._internal.validation import default_private_selection, selected_subnets
+from mlflow_sagemaker_constructs._internal import validation as check
+from mlflow_sagemaker_constructs._internal.nag import acknowledge, acknowledge_wildcard_resource
+from mlflow_sagemaker_constructs.tracking_server.interface import IMlflowTrackingServer
 
 __all__ = [
     "DEFAULT_LOG_RETENTION",
     "DEFAULT_THROTTLE_BURST_LIMIT",
     "DEFAULT_THROTTLE_RATE_LIMIT",
+    "SERVER_AUTHENTICATES_THROTTLE_BURST_LIMIT",
+    "SERVER_AUTHENTICATES_THROTTLE_RATE_LIMIT",
     "EdgeAuthorization",
     "PrivateHttpApi",
 ]
@@ -37,28 +41,36 @@ __all__ = [
 DEFAULT_THROTTLE_RATE_LIMIT = 100.0
 #: Requests the ``$default`` stage accepts in a burst above the rate limit.
 DEFAULT_THROTTLE_BURST_LIMIT = 200
+#: The lower default when nothing at the edge authenticates (``EdgeAuthorization.NONE``): every guessed
+#: password reaches the server, so the stage bounds how fast anyone can guess.
+SERVER_AUTHENTICATES_THROTTLE_RATE_LIMIT = 25.0
+SERVER_AUTHENTICATES_THROTTLE_BURST_LIMIT = 50
 #: Retention of the access log group when the construct creates it.
 DEFAULT_LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 
 _MIN_TIMEOUT_MS = 50
 # HTTP APIs wait at most 30 s (their default); CDK accepts an explicit timeout up to 29 s only.
 _MAX_TIMEOUT_MS = 29_000
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
-_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
+# ":<port>" at the end of a host; a token (``${Token[...]}``) never ends in one.
+_PORT_SUFFIX = re.compile(r":\d+$")
+
+
+def _without_port(host: str) -> str:
+    """``host`` without a ``:port`` suffix: ``mlflow.example.com:8443`` -> ``mlflow.example.com``."""
+    return _PORT_SUFFIX.sub("", host)
 
 
 class EdgeAuthorization(enum.Enum):
     """Who authorizes a request at the API Gateway edge, before it reaches the load balancer.
 
-    * ``IAM``: callers sign requests with AWS Signature Version 4 and need ``execute-api:Invoke`` on the
-      API (see :meth:`PrivateHttpApi.grant_invoke`). The default; run the server with
-      ``MlflowAuthentication.disabled(authenticated_by=...)``, since the signature occupies the
-      ``Authorization`` header that MLflow's basic-auth would read.
-    * ``JWT``: callers send a bearer token from an OpenID Connect issuer (e.g. a Cognito user pool) in the
-      ``Authorization`` header; API Gateway checks issuer, audience, signature and expiry. As with IAM,
-      the token occupies the header basic-auth would read.
-    * ``NONE``: API Gateway lets every request through and the MLflow server must authenticate each one
-      itself (basic-auth); only allowed with ``server_authenticates=True``.
+    * ``IAM`` (default): callers sign requests with AWS Signature Version 4 and need ``execute-api:Invoke``
+      on the API (:meth:`PrivateHttpApi.grant_invoke`). The signature occupies the ``Authorization`` header,
+      so the server cannot also use basic-auth: it trusts the edge
+      (``MlflowAuthentication.disabled(authenticated_by=...)``).
+    * ``JWT``: callers send a bearer token from an OpenID Connect issuer in the ``Authorization`` header;
+      API Gateway checks issuer, audience, signature and expiry. Same header constraint as ``IAM``.
+    * ``NONE``: API Gateway lets every request through and the server must authenticate each one itself;
+      refused in front of a server that does not authenticate.
     """
 
     NONE = "NONE"
@@ -83,44 +95,33 @@ class _AccessLogSettings:
         return self._format
 
 
-def _concrete(value: str | None) -> bool:
-    return value is not None and not cdk.Token.is_unresolved(value)
-
-
 class PrivateHttpApi(Construct):
-    """An API Gateway HTTP API that forwards every request to an internal ALB listener through a VPC link.
+    """An API Gateway HTTP API that forwards every request to a tracking server's load balancer listener.
 
-    What it creates: an HTTP API whose ``$default`` route (every method, every path: the MLflow REST API,
-    the UI and proxied artifacts) goes to an ``HttpAlbIntegration`` over a VPC link in the VPC's private
-    subnets; a security group for the VPC link that may only reach the listener port of the load balancer,
-    and the matching ingress rule on the load balancer's security group (from the VPC link's group only);
-    the ``$default`` stage (auto-deploy) with throttling and structured JSON access logs in a CloudWatch log
-    group; optionally a custom domain with a Route 53 alias record, and CORS.
+    Minimal use: ``PrivateHttpApi(self, "Api", server=mlflow)``. What it creates: an HTTP API whose
+    ``$default`` route (every method and path: the MLflow REST API, the UI and proxied artifacts) goes to an
+    ``HttpAlbIntegration`` over a VPC link in the VPC's private subnets; a security group for the VPC link
+    that may only reach the listener port, and the matching ingress rule on the server (from the VPC link's
+    group only); the ``$default`` stage (auto-deploy) with throttling and structured JSON access logs;
+    optionally a custom domain with a Route 53 alias record, and CORS.
+
+    The integration sends the server's own host name (:attr:`IMlflowTrackingServer.host`, without a port) as
+    ``Host``, a value the server always accepts, so the API needs nothing registered on the server.
 
     Limits of HTTP APIs that shape how MLflow is used through it (none can be raised):
 
     * **10 MB** request and response payload: larger artifact uploads and downloads through a proxied
-      artifact store fail with 413. Move large artifacts either from inside the VPC, against the load
-      balancer's own URL (``SecureMlflowService.internal_url``), or with direct S3 artifact access
-      (``ArtifactAccess.DIRECT``: server ``--no-serve-artifacts``, clients with S3 permissions).
+      artifact store fail with 413. Move large artifacts from inside the VPC (``server.url``) or with
+      direct S3 artifact access (``ArtifactAccess.DIRECT``).
     * **30 seconds** integration timeout: a request the server answers later gets 504.
-    * **10 VPC links** per account and region (HTTP APIs): share one link between APIs with
-      ``existing_vpc_link`` and ``existing_vpc_link_security_group``.
+    * **10 VPC links** per account and region: share one link with ``existing_vpc_link``.
 
-    Authorization (:class:`EdgeAuthorization`, default ``IAM``): SigV4 (IAM) and JWT bearer tokens travel in
-    the ``Authorization`` header, the same header MLflow's basic-auth reads, so one request cannot carry
-    both. With ``IAM`` or ``JWT`` the server runs without its own authentication
-    (``MlflowAuthentication.disabled(authenticated_by=...)``); with ``NONE`` the server must authenticate
-    every request, which ``server_authenticates=True`` acknowledges. :attr:`authorization` is public so the
-    service construct and examples can check the combination.
+    Edge and server authentication must compose (:class:`EdgeAuthorization`); combinations that cannot work
+    or leave the API unauthenticated are refused at synthesis with the fix in the message.
 
-    Host header: API Gateway forwards requests to the load balancer with the API's own host name, which
-    MLflow's host check (MLflow 3.5+) rejects unless it is listed in ``--allowed-hosts``. The integration
-    therefore overwrites ``Host`` with one known value, :attr:`host_header` (the custom domain, otherwise the
-    ``execute-api`` host name, or the ``host_header`` prop): add it to the server's allowed hosts.
-
-    Protected hooks a subclass may replace: ``_create_security_group``, ``_create_vpc_link``,
-    ``_create_log_group``, ``_create_authorizer``, ``_create_integration`` and ``_access_log_format``.
+    Protected hooks: ``_create_security_group``, ``_create_vpc_link``, ``_create_log_group``,
+    ``_create_authorizer``, ``_create_integration``, ``_create_custom_domain``, ``_create_stage`` and
+    ``_access_log_format``. Every prop is stored as a public attribute of the same name.
     """
 
     def __init__(
@@ -128,25 +129,22 @@ class PrivateHttpApi(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        vpc: ec2.IVpc,
-        listener: elbv2.IApplicationListener,
+        server: IMlflowTrackingServer,
+        authorization: EdgeAuthorization = EdgeAuthorization.IAM,
         vpc_link_subnets: ec2.SubnetSelection | None = None,
         existing_vpc_link: apigwv2.IVpcLink | None = None,
         existing_vpc_link_security_group: ec2.ISecurityGroup | None = None,
-        authorization: EdgeAuthorization = EdgeAuthorization.IAM,
-        server_authenticates: bool = False,
         jwt_issuer: str | None = None,
         jwt_audience: Sequence[str] | None = None,
         secure_server_name: str | None = None,
-        host_header: str | None = None,
         integration_timeout: cdk.Duration | None = None,
         domain_name: str | None = None,
         certificate: acm.ICertificate | None = None,
         hosted_zone: route53.IHostedZone | None = None,
         disable_execute_api_endpoint: bool = False,
         cors_allowed_origins: Sequence[str] | None = None,
-        throttle_rate_limit: float = DEFAULT_THROTTLE_RATE_LIMIT,
-        throttle_burst_limit: int = DEFAULT_THROTTLE_BURST_LIMIT,
+        throttle_rate_limit: float | None = None,
+        throttle_burst_limit: int | None = None,
         existing_log_group: logs.ILogGroup | None = None,
         log_retention: logs.RetentionDays | None = None,
         log_removal_policy: cdk.RemovalPolicy | None = None,
@@ -154,187 +152,84 @@ class PrivateHttpApi(Construct):
     ) -> None:
         """Create the API.
 
-        :param vpc: The VPC of the load balancer; the VPC link's network interfaces go into its subnets.
-        :param listener: The internal ALB listener every request is forwarded to. An imported listener needs
-            its security group and ``default_port``. Its load balancer must not be internet-facing.
-        :param vpc_link_subnets: Subnets of ``vpc`` for the VPC link. Default: the private subnets with
+        :param server: the tracking server (``SecureMlflowService``, or ``SecureMlflowService.from_attributes``
+            with ``listener_arn``); it must sit behind a load balancer listener.
+        :param authorization: who authorizes requests at the edge. Default: ``EdgeAuthorization.IAM``.
+        :param vpc_link_subnets: subnets of the server's VPC for the VPC link. Default: the private subnets with
             egress, or the isolated subnets when the VPC has none.
-        :param existing_vpc_link: A VPC link to reuse instead of creating one (HTTP APIs allow 10 per
-            account and region). Default: a new VPC link.
-        :param existing_vpc_link_security_group: The security group of ``existing_vpc_link``; required with
-            it. The load balancer accepts the listener port from this group. Default: a new group.
-        :param authorization: Who authorizes requests at the edge. Default: ``EdgeAuthorization.IAM``.
-        :param server_authenticates: Acknowledges that the MLflow server authenticates every request itself;
-            required for ``EdgeAuthorization.NONE``. Default: ``False``.
-        :param jwt_issuer: The ``https://`` issuer URL of the JWTs (e.g.
-            ``https://cognito-idp.<region>.amazonaws.com/<user-pool-id>``); only with ``JWT``, then required.
-        :param jwt_audience: Accepted ``aud`` (or Cognito ``client_id``) values; only with ``JWT``, then
-            required and non-empty.
-        :param secure_server_name: For an HTTPS listener, the host name API Gateway verifies in the load
-            balancer's certificate (TLS config of the integration). Required for an HTTPS listener, refused
-            for an HTTP one. Default: none (plain HTTP inside the VPC).
-        :param host_header: The ``Host`` header sent to the load balancer. Default: ``domain_name`` when
-            given, otherwise the API's ``<api-id>.execute-api.<region>.<suffix>`` host name.
-        :param integration_timeout: How long API Gateway waits for the load balancer, 50 ms to 29 s (the
-            most CDK accepts). Default: unset, API Gateway's own maximum of 30 seconds.
-        :param domain_name: A custom domain name for the API, e.g. ``mlflow.example.com``. Default: none,
-            clients use the ``execute-api`` URL.
+        :param existing_vpc_link: a VPC link to reuse (HTTP APIs allow 10 per account and region). Default: new.
+        :param existing_vpc_link_security_group: the security group of ``existing_vpc_link``; required with it.
+        :param jwt_issuer: ``https://`` issuer URL of the JWTs; only with ``JWT``, then required.
+        :param jwt_audience: accepted ``aud`` (or Cognito ``client_id``) values; only with ``JWT``, then required.
+        :param secure_server_name: for an HTTPS listener, the host name API Gateway verifies in the server's
+            certificate. Default: the server's host name for an HTTPS listener; refused for an HTTP one.
+        :param integration_timeout: how long API Gateway waits for the load balancer, 50 ms to 29 s.
+            Default: unset, API Gateway's own maximum of 30 seconds.
+        :param domain_name: a custom domain name for the API, e.g. ``mlflow.example.com``. Default: none.
         :param certificate: ACM certificate for ``domain_name`` in the stack's region; required with it.
-        :param hosted_zone: Route 53 zone in which to create an alias A record for ``domain_name``.
-            Default: no record.
-        :param disable_execute_api_endpoint: Turn off the default ``execute-api`` endpoint so the custom
-            domain is the only way in; needs ``domain_name``. Default: ``False``.
-        :param cors_allowed_origins: Origins (``https://host[:port]``) allowed to call the API from a
-            browser. Default: none, no CORS configuration at all.
-        :param throttle_rate_limit: Steady-state requests per second of the stage, > 0. Default: 100.
-        :param throttle_burst_limit: Burst capacity of the stage in requests, an integer > 0. Default: 200.
-        :param existing_log_group: Log group for the access logs. Default: a new log group.
-        :param log_retention: Retention of the new access log group. Default: three months.
-        :param log_removal_policy: What ``cdk destroy`` does with the new access log group. Default:
-            ``RemovalPolicy.RETAIN``.
-        :param description: Description of the HTTP API. Default: a generic description.
+        :param hosted_zone: Route 53 zone for an alias A record of ``domain_name``. Default: no record.
+        :param disable_execute_api_endpoint: turn off the ``execute-api`` endpoint so the custom domain is the
+            only way in; needs ``domain_name``. Default: False.
+        :param cors_allowed_origins: origins (``https://host[:port]``) allowed to call the API from a browser.
+            Default: none, no CORS configuration.
+        :param throttle_rate_limit: steady-state requests per second of the stage, > 0. Default: 100, or 25
+            with ``EdgeAuthorization.NONE`` (bounds password guessing).
+        :param throttle_burst_limit: burst capacity in requests, an integer > 0. Default: 200, or 50 with
+            ``EdgeAuthorization.NONE``.
+        :param existing_log_group: log group for the access logs. Default: a new log group.
+        :param log_retention: retention of the new access log group. Default: three months.
+        :param log_removal_policy: removal policy of the new access log group. Default: ``RETAIN``.
+        :param description: description of the HTTP API. Default: a generic description.
         """
         super().__init__(scope, construct_id)
-        self._vpc = vpc
-        self._listener = listener
-        self._server_authenticates = server_authenticates
-        self._jwt_issuer = jwt_issuer
-        self._jwt_audience = list(jwt_audience) if jwt_audience is not None else None
-        self._secure_server_name = secure_server_name
-        self._domain_name = domain_name
-        self._cors_allowed_origins = list(cors_allowed_origins) if cors_allowed_origins is not None else None
-        self._throttle_rate_limit = throttle_rate_limit
-        self._throttle_burst_limit = throttle_burst_limit
-        self._log_retention = log_retention if log_retention is not None else DEFAULT_LOG_RETENTION
-        self._log_removal_policy = log_removal_policy if log_removal_policy is not None else cdk.RemovalPolicy.RETAIN
-        self._integration_timeout = integration_timeout
-
-        #: How requests are authorized at the edge; the MLflow service construct reads it.
-        self.authorization: EdgeAuthorization = authorization
-
-        self._validate_authorization()
-        self._validate_listener()
-        self._validate_domain(certificate, hosted_zone, disable_execute_api_endpoint)
-        self._validate_vpc_link(existing_vpc_link, existing_vpc_link_security_group, vpc_link_subnets)
-        self._validate_stage(existing_log_group, log_retention, log_removal_policy)
-        self._validate_host_header(host_header)
-        self._vpc_link_subnets = self._selected_subnets(vpc_link_subnets) if existing_vpc_link is None else None
-
-        if existing_vpc_link is not None and existing_vpc_link_security_group is not None:
-            #: The security group of the VPC link's network interfaces.
-            self.security_group: ec2.ISecurityGroup = existing_vpc_link_security_group
-            #: The VPC link through which API Gateway reaches the load balancer.
-            self.vpc_link: apigwv2.IVpcLink = existing_vpc_link
-        else:
-            assert self._vpc_link_subnets is not None
-            self.security_group = self._create_security_group()
-            self.vpc_link = self._create_vpc_link(self._vpc_link_subnets, self.security_group)
-
-        # The load balancer accepts the listener port from the VPC link only; with a security group the
-        # construct created (no outbound by default) this is also the link's only egress rule.
-        listener.connections.allow_default_port_from(
-            self.security_group, "API Gateway VPC link to the MLflow load balancer"
+        self.server = server
+        self.authorization = authorization
+        self.existing_vpc_link = existing_vpc_link
+        self.existing_vpc_link_security_group = existing_vpc_link_security_group
+        self.jwt_issuer = jwt_issuer
+        self.jwt_audience = list(jwt_audience) if jwt_audience is not None else None
+        self.integration_timeout = integration_timeout
+        self.domain_name = domain_name
+        self.certificate = certificate
+        self.hosted_zone = hosted_zone
+        self.disable_execute_api_endpoint = disable_execute_api_endpoint
+        self.cors_allowed_origins = list(cors_allowed_origins) if cors_allowed_origins is not None else None
+        edge = authorization is not EdgeAuthorization.NONE
+        self.throttle_rate_limit = (
+            throttle_rate_limit
+            if throttle_rate_limit is not None
+            else (DEFAULT_THROTTLE_RATE_LIMIT if edge else SERVER_AUTHENTICATES_THROTTLE_RATE_LIMIT)
         )
-
-        #: The access log group of the ``$default`` stage.
-        self.log_group: logs.ILogGroup = (
-            existing_log_group if existing_log_group is not None else self._create_log_group()
+        self.throttle_burst_limit = (
+            throttle_burst_limit
+            if throttle_burst_limit is not None
+            else (DEFAULT_THROTTLE_BURST_LIMIT if edge else SERVER_AUTHENTICATES_THROTTLE_BURST_LIMIT)
         )
+        self.existing_log_group = existing_log_group
+        self.log_retention = log_retention if log_retention is not None else DEFAULT_LOG_RETENTION
+        self.log_removal_policy = log_removal_policy if log_removal_policy is not None else cdk.RemovalPolicy.RETAIN
+        self.description = description
+        self.listener: elbv2.IApplicationListener = self._validate(
+            secure_server_name, vpc_link_subnets, log_retention, log_removal_policy
+        )
+        # The host name without a port: a certificate names hosts, not ports, and the server's allowed hosts
+        # are host names (an imported server's host keeps a non-default port of its URL).
+        server_host_name = _without_port(server.host)
+        self.secure_server_name = secure_server_name or (server_host_name if self._is_https(self.listener) else None)
+        #: The ``Host`` header the load balancer receives: the server's own host name, which it accepts.
+        self.host_header: str = server_host_name
 
-        #: The route authorizer (IAM or JWT); ``None`` with ``EdgeAuthorization.NONE``.
+        self.security_group, self.vpc_link = self._vpc_link(vpc_link_subnets)
+        # The server accepts its port from the VPC link only; with a security group the construct created
+        # (no outbound by default) this is also the link's only egress rule.
+        server.connections.allow_default_port_from(self.security_group, "API Gateway VPC link to the MLflow server")
+        self.log_group: logs.ILogGroup = existing_log_group or self._create_log_group()
         self.authorizer: apigwv2.IHttpRouteAuthorizer | None = self._create_authorizer()
-
-        cors = None
-        if self._cors_allowed_origins is not None:
-            cors = apigwv2.CorsPreflightOptions(
-                allow_origins=self._cors_allowed_origins,
-                allow_methods=[apigwv2.CorsHttpMethod.ANY],
-                allow_headers=[
-                    "Authorization",
-                    "Content-Type",
-                    "X-Amz-Content-Sha256",
-                    "X-Amz-Date",
-                    "X-Amz-Security-Token",
-                ],
-                max_age=cdk.Duration.hours(1),
-            )
-
-        #: The HTTP API. Its ``$default`` stage is :attr:`stage`, not ``http_api.default_stage``.
-        self.http_api = apigwv2.HttpApi(
-            self,
-            "HttpApi",
-            # Unique per construct path (no hard-coded physical name), and recognisable in the console.
-            api_name=cdk.Names.unique_resource_name(self, max_length=128, separator="-"),
-            description=description or "MLflow tracking server behind an internal load balancer",
-            create_default_stage=False,
-            cors_preflight=cors,
-            disable_execute_api_endpoint=disable_execute_api_endpoint or None,
-        )
-
-        #: The ``Host`` header value the load balancer receives from the integration; add it to the MLflow
-        #: server's allowed hosts (``--allowed-hosts`` / ``MLFLOW_SERVER_ALLOWED_HOSTS``).
-        self.host_header: str = host_header or domain_name or self._execute_api_host()
-
-        #: The HTTP API integration with the load balancer listener.
+        self.http_api = self._create_http_api()
         self.integration: integrations.HttpAlbIntegration = self._create_integration()
-        #: The ``$default`` route: every method and path, to :attr:`integration`.
-        self.route = apigwv2.HttpRoute(
-            self.http_api,
-            "DefaultRoute",
-            http_api=self.http_api,
-            route_key=apigwv2.HttpRouteKey.DEFAULT,
-            integration=self.integration,
-            authorizer=self.authorizer if self.authorizer is not None else apigwv2.HttpNoneAuthorizer(),
-        )
-        if authorization is EdgeAuthorization.NONE:
-            cdk.Validations.of(self.route).acknowledge(
-                cdk.Acknowledgment(
-                    id="AwsSolutions-APIG4",
-                    reason="Edge authorization is NONE by choice (server_authenticates=True): the MLflow "
-                    "server authenticates every request itself (basic-auth) and answers 401 without "
-                    "valid credentials.",
-                )
-            )
-
-        #: The custom domain, or ``None``.
-        self.domain: apigwv2.DomainName | None = None
-        #: The Route 53 alias record of the custom domain, or ``None``.
-        self.alias_record: route53.ARecord | None = None
-        if domain_name is not None and certificate is not None:
-            self.domain = apigwv2.DomainName(
-                self,
-                "Domain",
-                domain_name=domain_name,
-                certificate=certificate,
-                endpoint_type=apigwv2.EndpointType.REGIONAL,
-                security_policy=apigwv2.SecurityPolicy.TLS_1_2,
-            )
-            if hosted_zone is not None:
-                self.alias_record = route53.ARecord(
-                    self,
-                    "AliasRecord",
-                    zone=hosted_zone,
-                    record_name=domain_name,
-                    target=route53.RecordTarget.from_alias(
-                        route53_targets.ApiGatewayv2DomainProperties(
-                            self.domain.regional_domain_name, self.domain.regional_hosted_zone_id
-                        )
-                    ),
-                )
-
-        #: The ``$default`` stage (auto-deploy) with throttling and access logs.
-        self.stage = apigwv2.HttpStage(
-            self,
-            "DefaultStage",
-            http_api=self.http_api,
-            stage_name="$default",
-            auto_deploy=True,
-            access_log_settings=_AccessLogSettings(
-                apigwv2.LogGroupLogDestination(self.log_group), self._access_log_format()
-            ),
-            throttle=apigwv2.ThrottleSettings(rate_limit=throttle_rate_limit, burst_limit=throttle_burst_limit),
-        )
-        #: The mapping of the custom domain's root to the ``$default`` stage, or ``None``.
+        self.route = self._create_route()
+        self.domain, self.alias_record = self._create_custom_domain()
+        self.stage = self._create_stage()
         self.api_mapping: apigwv2.ApiMapping | None = None
         if self.domain is not None:
             # Not the stage's domain_mapping: that also makes the mapping depend on the domain, which its
@@ -342,11 +237,9 @@ class PrivateHttpApi(Construct):
             self.api_mapping = apigwv2.ApiMapping(
                 self, "ApiMapping", api=self.http_api, domain_name=self.domain, stage=self.stage
             )
-
         #: The URL clients use as ``MLFLOW_TRACKING_URI``: ``https://<domain_name>/`` with a custom domain,
         #: otherwise the ``execute-api`` URL of the ``$default`` stage.
         self.url: str = f"https://{domain_name}/" if self.domain is not None else self.stage.url
-
         #: ARN covering every stage, method and path of this API, for ``execute-api:Invoke``.
         self.execute_api_arn: str = cdk.Stack.of(self).format_arn(
             service="execute-api",
@@ -357,16 +250,6 @@ class PrivateHttpApi(Construct):
 
     # ----------------------------------------------------------------------------------------------
     # Public API
-
-    @property
-    def forwarded_host(self) -> str:
-        """Alias of :attr:`host_header`: the ``Host`` the MLflow server sees for requests through this API."""
-        return self.host_header
-
-    @property
-    def server_authenticates(self) -> bool:
-        """Whether the ``server_authenticates`` acknowledgement was given."""
-        return self._server_authenticates
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
         """Allow ``grantee`` to call every route of this API (``execute-api:Invoke`` on ``<api-id>/*``).
@@ -393,53 +276,151 @@ class PrivateHttpApi(Construct):
             )
         return grant
 
+    def metric_client_error(self, **props: object) -> cloudwatch.Metric:
+        """4xx responses of the API (sum per period)."""
+        return self.http_api.metric_client_error(**props)  # type: ignore[arg-type]
+
+    def metric_server_error(self, **props: object) -> cloudwatch.Metric:
+        """5xx responses of the API (sum per period)."""
+        return self.http_api.metric_server_error(**props)  # type: ignore[arg-type]
+
+    def metric_latency(self, **props: object) -> cloudwatch.Metric:
+        """Time from request to response at the edge (milliseconds)."""
+        return self.http_api.metric_latency(**props)  # type: ignore[arg-type]
+
+    def metric_integration_latency(self, **props: object) -> cloudwatch.Metric:
+        """Time the load balancer and server took (milliseconds)."""
+        return self.http_api.metric_integration_latency(**props)  # type: ignore[arg-type]
+
     # ----------------------------------------------------------------------------------------------
     # Protected hooks
 
     def _create_security_group(self) -> ec2.ISecurityGroup:
-        """The VPC link's security group: no inbound, outbound only as the listener connection adds."""
+        """The VPC link's security group: no inbound, outbound only as the server connection adds."""
         return ec2.SecurityGroup(
             self,
             "VpcLinkSecurityGroup",
-            vpc=self._vpc,
+            vpc=self.server.vpc,
             description="API Gateway VPC link of the MLflow HTTP API: egress to the load balancer only",
             allow_all_outbound=False,
         )
 
     def _create_vpc_link(self, subnets: ec2.SubnetSelection, security_group: ec2.ISecurityGroup) -> apigwv2.IVpcLink:
         """The VPC link, its network interfaces in ``subnets`` with ``security_group``."""
-        return apigwv2.VpcLink(self, "VpcLink", vpc=self._vpc, subnets=subnets, security_groups=[security_group])
+        return apigwv2.VpcLink(self, "VpcLink", vpc=self.server.vpc, subnets=subnets, security_groups=[security_group])
 
     def _create_log_group(self) -> logs.ILogGroup:
         """The access log group with the retention and removal policy of the props."""
-        return logs.LogGroup(
-            self,
-            "AccessLogs",
-            retention=self._log_retention,
-            removal_policy=self._log_removal_policy,
-        )
+        return logs.LogGroup(self, "AccessLogs", retention=self.log_retention, removal_policy=self.log_removal_policy)
 
     def _create_authorizer(self) -> apigwv2.IHttpRouteAuthorizer | None:
         """The route authorizer for :attr:`authorization`, ``None`` for ``NONE``."""
         if self.authorization is EdgeAuthorization.IAM:
             return authorizers.HttpIamAuthorizer()
         if self.authorization is EdgeAuthorization.JWT:
-            assert self._jwt_issuer is not None
-            assert self._jwt_audience is not None
-            return authorizers.HttpJwtAuthorizer("JwtAuthorizer", self._jwt_issuer, jwt_audience=self._jwt_audience)
+            assert self.jwt_issuer is not None
+            assert self.jwt_audience is not None
+            return authorizers.HttpJwtAuthorizer("JwtAuthorizer", self.jwt_issuer, jwt_audience=self.jwt_audience)
         return None
+
+    def _create_http_api(self) -> apigwv2.HttpApi:
+        cors = None
+        if self.cors_allowed_origins is not None:
+            cors = apigwv2.CorsPreflightOptions(
+                allow_origins=self.cors_allowed_origins,
+                allow_methods=[apigwv2.CorsHttpMethod.ANY],
+                allow_headers=[
+                    "Authorization",
+                    "Content-Type",
+                    "X-Amz-Content-Sha256",
+                    "X-Amz-Date",
+                    "X-Amz-Security-Token",
+                ],
+                max_age=cdk.Duration.hours(1),
+            )
+        return apigwv2.HttpApi(
+            self,
+            "HttpApi",
+            # Unique per construct path (no hard-coded physical name), and recognisable in the console.
+            api_name=cdk.Names.unique_resource_name(self, max_length=128, separator="-"),
+            description=self.description or "MLflow tracking server behind an internal load balancer",
+            create_default_stage=False,
+            cors_preflight=cors,
+            disable_execute_api_endpoint=self.disable_execute_api_endpoint or None,
+        )
 
     def _create_integration(self) -> integrations.HttpAlbIntegration:
         """The ALB integration over :attr:`vpc_link`, overwriting ``Host`` with :attr:`host_header`."""
         return integrations.HttpAlbIntegration(
             "AlbIntegration",
-            self._listener,
+            self.listener,
             vpc_link=self.vpc_link,
             method=apigwv2.HttpMethod.ANY,
-            secure_server_name=self._secure_server_name,
-            timeout=self._integration_timeout,
+            secure_server_name=self.secure_server_name,
+            timeout=self.integration_timeout,
             parameter_mapping=apigwv2.ParameterMapping().overwrite_header(
                 "host", apigwv2.MappingValue.custom(self.host_header)
+            ),
+        )
+
+    def _create_route(self) -> apigwv2.HttpRoute:
+        route = apigwv2.HttpRoute(
+            self.http_api,
+            "DefaultRoute",
+            http_api=self.http_api,
+            route_key=apigwv2.HttpRouteKey.DEFAULT,
+            integration=self.integration,
+            authorizer=self.authorizer if self.authorizer is not None else apigwv2.HttpNoneAuthorizer(),
+        )
+        if self.authorization is EdgeAuthorization.NONE:
+            acknowledge(
+                route,
+                "AwsSolutions-APIG4",
+                "Edge authorization is NONE by choice: the MLflow server authenticates every request itself "
+                f"({self.server.authentication.mode.value}) and answers 401 without valid credentials; the "
+                "stage is throttled to bound password guessing.",
+            )
+        return route
+
+    def _create_custom_domain(self) -> tuple[apigwv2.DomainName | None, route53.ARecord | None]:
+        if self.domain_name is None or self.certificate is None:
+            return None, None
+        domain = apigwv2.DomainName(
+            self,
+            "Domain",
+            domain_name=self.domain_name,
+            certificate=self.certificate,
+            endpoint_type=apigwv2.EndpointType.REGIONAL,
+            security_policy=apigwv2.SecurityPolicy.TLS_1_2,
+        )
+        if self.hosted_zone is None:
+            return domain, None
+        record = route53.ARecord(
+            self,
+            "AliasRecord",
+            zone=self.hosted_zone,
+            record_name=self.domain_name,
+            target=route53.RecordTarget.from_alias(
+                route53_targets.ApiGatewayv2DomainProperties(
+                    domain.regional_domain_name, domain.regional_hosted_zone_id
+                )
+            ),
+        )
+        return domain, record
+
+    def _create_stage(self) -> apigwv2.HttpStage:
+        """The ``$default`` stage (auto-deploy) with throttling and access logs."""
+        return apigwv2.HttpStage(
+            self,
+            "DefaultStage",
+            http_api=self.http_api,
+            stage_name="$default",
+            auto_deploy=True,
+            access_log_settings=_AccessLogSettings(
+                apigwv2.LogGroupLogDestination(self.log_group), self._access_log_format()
+            ),
+            throttle=apigwv2.ThrottleSettings(
+                rate_limit=self.throttle_rate_limit, burst_limit=self.throttle_burst_limit
             ),
         )
 
@@ -478,7 +459,39 @@ class PrivateHttpApi(Construct):
         return apigw.AccessLogFormat.custom(json.dumps(fields, separators=(",", ":")))
 
     # ----------------------------------------------------------------------------------------------
+    # Internals
+
+    def _is_https(self, listener: elbv2.IApplicationListener) -> bool:
+        if isinstance(listener, elbv2.ApplicationListener):
+            return listener.protocol == elbv2.ApplicationProtocol.HTTPS
+        return self.server.url.startswith("https://")
+
+    def _vpc_link(self, subnets: ec2.SubnetSelection | None) -> tuple[ec2.ISecurityGroup, apigwv2.IVpcLink]:
+        if self.existing_vpc_link is not None and self.existing_vpc_link_security_group is not None:
+            return self.existing_vpc_link_security_group, self.existing_vpc_link
+        selection = subnets or check.default_private_selection(
+            self.server.vpc, "the VPC link needs some; pass vpc_link_subnets to choose its subnets"
+        )
+        security_group = self._create_security_group()
+        return security_group, self._create_vpc_link(selection, security_group)
+
+    # ----------------------------------------------------------------------------------------------
     # Validation
+
+    def _validate(
+        self,
+        secure_server_name: str | None,
+        vpc_link_subnets: ec2.SubnetSelection | None,
+        log_retention: logs.RetentionDays | None,
+        log_removal_policy: cdk.RemovalPolicy | None,
+    ) -> elbv2.IApplicationListener:
+        """Check every prop; return the server's listener."""
+        self._validate_authorization()
+        listener = self._validate_listener(secure_server_name)
+        self._validate_domain()
+        self._validate_vpc_link(vpc_link_subnets)
+        self._validate_stage(log_retention, log_removal_policy)
+        return listener
 
     def _validate_authorization(self) -> None:
         auth = self.authorization
@@ -487,176 +500,131 @@ class PrivateHttpApi(Construct):
                 f"authorization ({auth!r}) is not an EdgeAuthorization: use EdgeAuthorization.IAM, "
                 "EdgeAuthorization.JWT or EdgeAuthorization.NONE"
             )
-        if auth is EdgeAuthorization.NONE and not self._server_authenticates:
+        server_auth = self.server.authentication
+        if auth is EdgeAuthorization.NONE and not server_auth.enabled:
             raise ValueError(
-                "authorization=EdgeAuthorization.NONE lets every request through API Gateway "
-                "unauthenticated: set server_authenticates=True to acknowledge that the MLflow server "
-                "authenticates every request itself (basic-auth), or use EdgeAuthorization.IAM or "
-                "EdgeAuthorization.JWT"
+                "authorization=EdgeAuthorization.NONE in front of a server that does not authenticate "
+                f"(authenticated_by={server_auth.authenticated_by!r}) would make the API public and "
+                "unauthenticated: use EdgeAuthorization.IAM or EdgeAuthorization.JWT, or let the server "
+                "authenticate (MlflowAuthentication.basic_auth())"
+            )
+        if auth is not EdgeAuthorization.NONE and server_auth.uses_authorization_header:
+            raise ValueError(
+                f"authorization=EdgeAuthorization.{auth.name} and a server with basic-auth cannot work together: "
+                "both need the Authorization header, so every request would get 401. Use "
+                "EdgeAuthorization.NONE to let the server check passwords, or "
+                "MlflowAuthentication.disabled(authenticated_by=...) on the server to let the edge authenticate"
             )
         if auth is EdgeAuthorization.JWT:
-            if not self._jwt_issuer:
+            if not self.jwt_issuer:
                 raise ValueError(
                     "jwt_issuer is required with authorization=EdgeAuthorization.JWT: set it to the https:// "
                     "issuer URL, e.g. https://cognito-idp.<region>.amazonaws.com/<user-pool-id>"
                 )
-            if _concrete(self._jwt_issuer) and not str(self._jwt_issuer).startswith("https://"):
+            if not check.is_token(self.jwt_issuer) and not self.jwt_issuer.startswith("https://"):
                 raise ValueError(
-                    f"jwt_issuer ({self._jwt_issuer}) is not an https:// URL: API Gateway only accepts "
+                    f"jwt_issuer ({self.jwt_issuer}) is not an https:// URL: API Gateway only accepts "
                     "https issuers, e.g. https://cognito-idp.<region>.amazonaws.com/<user-pool-id>"
                 )
-            if not self._jwt_audience:
+            if not self.jwt_audience:
                 raise ValueError(
                     "jwt_audience is required with authorization=EdgeAuthorization.JWT: list the accepted "
                     "audiences (for a Cognito user pool, its app client ids)"
                 )
-        else:
-            given = [
-                name
-                for name, value in (("jwt_issuer", self._jwt_issuer), ("jwt_audience", self._jwt_audience))
-                if value is not None
-            ]
-            if given:
-                raise ValueError(
-                    f"{' and '.join(given)} only apply to authorization=EdgeAuthorization.JWT, but "
-                    f"authorization is {auth.name}: remove {' and '.join(given)} or use EdgeAuthorization.JWT"
-                )
+        check.only_with(
+            {"jwt_issuer": self.jwt_issuer, "jwt_audience": self.jwt_audience},
+            auth is EdgeAuthorization.JWT,
+            "authorization=EdgeAuthorization.JWT",
+        )
 
-    def _validate_listener(self) -> None:
-        listener = self._listener
-        if listener.connections.default_port is None:
+    def _validate_listener(self, secure_server_name: str | None) -> elbv2.IApplicationListener:
+        listener = self.server.listener
+        if listener is None:
             raise ValueError(
-                "listener has no default port, so the load balancer cannot be opened to the VPC link: "
-                "import it with ApplicationListener.from_application_listener_attributes(..., "
-                "security_group=..., default_port=<listener port>)"
+                "server has no load balancer listener for the VPC link: pass a SecureMlflowService, or "
+                "SecureMlflowService.from_attributes(..., listener_arn=...)"
             )
         if isinstance(listener, elbv2.ApplicationListener):
-            load_balancer = listener.load_balancer
-            cfn = load_balancer.node.default_child
+            cfn = listener.load_balancer.node.default_child
             if isinstance(cfn, elbv2.CfnLoadBalancer) and cfn.scheme == "internet-facing":
                 raise ValueError(
-                    f"listener belongs to the internet-facing load balancer {load_balancer.node.path}: "
-                    "the HTTP API must be the only way in, so use a listener of an internal load balancer "
-                    "(internet_facing=False)"
+                    f"the server's listener belongs to the internet-facing load balancer "
+                    f"{listener.load_balancer.node.path}: the HTTP API must be the only way in, so use an internal "
+                    "load balancer (internet_facing=False)"
                 )
-            lb_vpc = getattr(load_balancer, "vpc", None)
-            if (
-                lb_vpc is not None
-                and lb_vpc is not self._vpc
-                and _concrete(lb_vpc.vpc_id)
-                and _concrete(self._vpc.vpc_id)
-                and lb_vpc.vpc_id != self._vpc.vpc_id
-            ):
+        if secure_server_name is not None:
+            if not self._is_https(listener):
                 raise ValueError(
-                    f"listener's load balancer is in VPC {lb_vpc.vpc_id}, not in vpc ({self._vpc.vpc_id}): "
-                    "pass the load balancer's VPC as vpc"
+                    f"secure_server_name ({secure_server_name}) is set but the server's listener is not HTTPS: "
+                    "remove secure_server_name or use an HTTPS listener (Listener.https...)"
                 )
-            https = listener.protocol == elbv2.ApplicationProtocol.HTTPS
-            if https and not self._secure_server_name:
-                raise ValueError(
-                    "listener is an HTTPS listener: set secure_server_name to the host name in the load "
-                    "balancer's certificate so API Gateway can verify it"
-                )
-            if not https and self._secure_server_name:
-                raise ValueError(
-                    f"secure_server_name ({self._secure_server_name}) is set but listener is a "
-                    f"{listener.protocol.value} listener: remove secure_server_name or use an HTTPS listener"
-                )
-        if _concrete(self._secure_server_name) and not _HOSTNAME.match(str(self._secure_server_name)):
-            raise ValueError(
-                f"secure_server_name ({self._secure_server_name}) is not a host name: give the bare name in "
-                "the certificate, e.g. mlflow.internal.example.com"
-            )
+            check.check_host(secure_server_name, "secure_server_name", example="mlflow.internal.example.com")
+        return listener
 
-    def _validate_domain(
-        self,
-        certificate: acm.ICertificate | None,
-        hosted_zone: route53.IHostedZone | None,
-        disable_execute_api_endpoint: bool,
-    ) -> None:
-        domain_name = self._domain_name
-        if domain_name is not None and certificate is None:
+    def _validate_domain(self) -> None:
+        domain_name = self.domain_name
+        if domain_name is not None and self.certificate is None:
             raise ValueError(
                 f"domain_name ({domain_name}) needs a certificate: pass certificate, an ACM certificate for "
                 "it in the stack's region"
             )
-        if certificate is not None and domain_name is None:
-            raise ValueError("certificate is only used with a custom domain: set domain_name or remove it")
-        if hosted_zone is not None and domain_name is None:
-            raise ValueError(
-                "hosted_zone is only used for the alias record of a custom domain: set domain_name and "
-                "certificate, or remove hosted_zone"
-            )
-        if disable_execute_api_endpoint and domain_name is None:
+        check.only_with(
+            {"certificate": self.certificate, "hosted_zone": self.hosted_zone},
+            domain_name is not None,
+            "a custom domain (domain_name)",
+        )
+        if self.disable_execute_api_endpoint and domain_name is None:
             raise ValueError(
                 "disable_execute_api_endpoint=True without domain_name leaves the API unreachable: set "
                 "domain_name and certificate, or keep the execute-api endpoint"
             )
         if domain_name is None:
             return
-        if _concrete(domain_name) and not _HOSTNAME.match(domain_name):
-            raise ValueError(
-                f"domain_name ({domain_name}) is not a lower-case host name: give the bare name, e.g. "
-                "mlflow.example.com, without scheme, port, path or trailing dot"
-            )
-        if certificate is not None:
-            arn = certificate.certificate_arn
-            cert_region = cdk.Arn.split(arn, cdk.ArnFormat.SLASH_RESOURCE_NAME).region if _concrete(arn) else None
+        check.check_host(domain_name, "domain_name")
+        if self.certificate is not None:
+            arn = self.certificate.certificate_arn
+            cert_region = None if check.is_token(arn) else cdk.Arn.split(arn, cdk.ArnFormat.SLASH_RESOURCE_NAME).region
             stack_region = cdk.Stack.of(self).region
-            if _concrete(cert_region) and _concrete(stack_region) and cert_region != stack_region:
+            if cert_region and not check.is_token(stack_region) and cert_region != stack_region:
                 raise ValueError(
                     f"certificate is in {cert_region} but the API is in {stack_region}: a regional custom "
                     "domain needs an ACM certificate in the API's own region"
                 )
-        if hosted_zone is not None and _concrete(domain_name):
-            zone = hosted_zone.zone_name.rstrip(".")
-            if _concrete(zone) and domain_name != zone and not domain_name.endswith("." + zone):
+        if self.hosted_zone is not None and not check.is_token(domain_name):
+            zone = self.hosted_zone.zone_name.rstrip(".")
+            if not check.is_token(zone) and domain_name != zone and not domain_name.endswith("." + zone):
                 raise ValueError(
                     f"domain_name ({domain_name}) is not in hosted_zone ({zone}): pass the zone that "
                     "contains the domain name"
                 )
 
-    def _validate_vpc_link(
-        self,
-        existing_vpc_link: apigwv2.IVpcLink | None,
-        existing_security_group: ec2.ISecurityGroup | None,
-        vpc_link_subnets: ec2.SubnetSelection | None,
-    ) -> None:
-        if existing_vpc_link is not None and existing_security_group is None:
+    def _validate_vpc_link(self, vpc_link_subnets: ec2.SubnetSelection | None) -> None:
+        link, group = self.existing_vpc_link, self.existing_vpc_link_security_group
+        if (link is None) != (group is None):
             raise ValueError(
-                "existing_vpc_link needs existing_vpc_link_security_group, the security group of its network "
-                "interfaces, so the load balancer can admit it: pass both"
+                "existing_vpc_link and existing_vpc_link_security_group go together: pass both (the load balancer "
+                "admits the link's security group), or neither to create a VPC link"
             )
-        if existing_security_group is not None and existing_vpc_link is None:
-            raise ValueError(
-                "existing_vpc_link_security_group is only used with existing_vpc_link: pass both, or "
-                "neither to create a VPC link"
-            )
-        if existing_vpc_link is not None and vpc_link_subnets is not None:
-            raise ValueError(
-                "vpc_link_subnets cannot be applied to existing_vpc_link: remove vpc_link_subnets, or "
-                "remove existing_vpc_link to create a VPC link in those subnets"
-            )
-        if existing_vpc_link is not None:
-            link_vpc_id = existing_vpc_link.vpc.vpc_id
-            if (
-                existing_vpc_link.vpc is not self._vpc
-                and _concrete(link_vpc_id)
-                and _concrete(self._vpc.vpc_id)
-                and link_vpc_id != self._vpc.vpc_id
-            ):
+        if link is not None:
+            check.only_with({"vpc_link_subnets": vpc_link_subnets}, False, "a new VPC link (no existing_vpc_link)")
+            check.same_vpc(self.server.vpc, link.vpc, "existing_vpc_link")
+            return
+        if vpc_link_subnets is not None:
+            vpc = self.server.vpc
+            selected = check.selected_subnets(vpc, vpc_link_subnets, "vpc_link_subnets").subnets
+            known = {s.subnet_id for s in [*vpc.public_subnets, *vpc.private_subnets, *vpc.isolated_subnets]}
+            # Only an imported VPC has literal subnet ids to compare with; tokens cannot be compared.
+            foreign = [s.subnet_id for s in selected if not check.is_token(s.subnet_id) and s.subnet_id not in known]
+            if foreign and not any(check.is_token(i) for i in known):
                 raise ValueError(
-                    f"existing_vpc_link is in VPC {link_vpc_id}, not in vpc ({self._vpc.vpc_id}): pass a "
-                    "VPC link of the load balancer's VPC"
+                    f"vpc_link_subnets selects subnets that are not in the server's VPC ({', '.join(foreign)}): "
+                    "choose subnets of the load balancer's VPC"
                 )
 
     def _validate_stage(
-        self,
-        existing_log_group: logs.ILogGroup | None,
-        log_retention: logs.RetentionDays | None,
-        log_removal_policy: cdk.RemovalPolicy | None,
+        self, log_retention: logs.RetentionDays | None, log_removal_policy: cdk.RemovalPolicy | None
     ) -> None:
-        rate, burst = self._throttle_rate_limit, self._throttle_burst_limit
+        rate, burst = self.throttle_rate_limit, self.throttle_burst_limit
         if isinstance(rate, bool) or not isinstance(rate, int | float) or not rate > 0:
             raise ValueError(
                 f"throttle_rate_limit ({rate!r}) must be a number of requests per second > 0: "
@@ -667,28 +635,19 @@ class PrivateHttpApi(Construct):
                 f"throttle_burst_limit ({burst!r}) must be a whole number of requests > 0: "
                 f"e.g. {DEFAULT_THROTTLE_BURST_LIMIT}"
             )
-        if self._integration_timeout is not None:
-            timeout_ms = self._integration_timeout.to_milliseconds()
+        if self.integration_timeout is not None:
+            timeout_ms = self.integration_timeout.to_milliseconds()
             if not _MIN_TIMEOUT_MS <= timeout_ms <= _MAX_TIMEOUT_MS:
                 raise ValueError(
                     f"integration_timeout ({timeout_ms:g} ms) is out of range: set it between 50 "
                     "milliseconds and 29 seconds, or leave it unset for API Gateway's maximum of 30 seconds"
                 )
-        if existing_log_group is not None:
-            given = [
-                name
-                for name, value in (
-                    ("log_retention", log_retention),
-                    ("log_removal_policy", log_removal_policy),
-                )
-                if value is not None
-            ]
-            if given:
-                raise ValueError(
-                    f"{' and '.join(given)} only apply to the log group the construct creates, but "
-                    f"existing_log_group is given: remove {' and '.join(given)} or existing_log_group"
-                )
-        origins = self._cors_allowed_origins
+        check.only_with(
+            {"log_retention": log_retention, "log_removal_policy": log_removal_policy},
+            self.existing_log_group is None,
+            "the log group the construct creates (no existing_log_group)",
+        )
+        origins = self.cors_allowed_origins
         if origins is not None:
             if not origins:
                 raise ValueError(
@@ -696,39 +655,4 @@ class PrivateHttpApi(Construct):
                     "https://studio.example.com) or leave it unset for no CORS configuration"
                 )
             for origin in origins:
-                if _concrete(origin) and origin != "*" and not _ORIGIN.match(origin):
-                    raise ValueError(
-                        f"cors_allowed_origins contains {origin!r}, which is not an origin: give "
-                        "scheme://host[:port] without path or trailing slash, e.g. https://studio.example.com"
-                    )
-
-    def _validate_host_header(self, host_header: str | None) -> None:
-        if _concrete(host_header) and (
-            not host_header or any(c in str(host_header) for c in " /\t\r\n,") or "://" in str(host_header)
-        ):
-            raise ValueError(
-                f"host_header ({host_header!r}) is not a host: give a bare host[:port] such as "
-                "mlflow.example.com, without scheme, path or commas"
-            )
-
-    def _selected_subnets(self, selection: ec2.SubnetSelection | None) -> ec2.SubnetSelection:
-        """``selection`` (or the default) after checking it selects subnets of :attr:`vpc`."""
-        vpc = self._vpc
-        if selection is None:
-            return default_private_selection(
-                vpc, "the VPC link needs some; pass vpc_link_subnets to choose its subnets"
-            )
-        selected = selected_subnets(vpc, selection, "vpc_link_subnets").subnets
-        known = {s.subnet_id for s in [*vpc.public_subnets, *vpc.private_subnets, *vpc.isolated_subnets]}
-        # Only an imported VPC has literal subnet ids to compare with; tokens cannot be compared.
-        foreign = [s.subnet_id for s in selected if _concrete(s.subnet_id) and s.subnet_id not in known]
-        if foreign and all(_concrete(i) for i in known):
-            raise ValueError(
-                f"vpc_link_subnets selects subnets that are not in vpc ({', '.join(foreign)}): choose "
-                "subnets of the load balancer's VPC"
-            )
-        return selection
-
-    def _execute_api_host(self) -> str:
-        stack = cdk.Stack.of(self)
-        return f"{self.http_api.api_id}.execute-api.{stack.region}.{stack.url_suffix}"
+                check.check_origin(origin, "cors_allowed_origins")

@@ -19,8 +19,29 @@ fail() {
   exit 1
 }
 
-# JupyterLab runs this as sagemaker-user; as root, configure that user's home instead of /root.
-if [ "$(id -u)" = 0 ] && [ -d /home/sagemaker-user ]; then HOME=/home/sagemaker-user; fi
+# JupyterLab runs this as sagemaker-user. Run as root, it configures that user's home, but never as root:
+# anything in a home (a symlink planted in it, say) belongs to its user, so the script first becomes that
+# user, and root follows nothing there.
+if [ "$(id -u)" = 0 ] && [ -z "${MLFLOW_LCC_AS_OWNER:-}" ]; then
+  home="${HOME:-/root}"
+  if [ -d /home/sagemaker-user ]; then home=/home/sagemaker-user; fi
+  [ -d "$home" ] && [ ! -L "$home" ] || fail "the home directory $home is missing or a symlink"
+  owner_uid="$(stat -c %u "$home")"
+  owner_gid="$(stat -c %g "$home")"
+  if [ "$owner_uid" != 0 ]; then
+    command -v setpriv >/dev/null 2>&1 ||
+      fail "running as root, but setpriv (util-linux) is missing to switch to the owner of $home; not continuing as root"
+    copy="$(mktemp)"
+    cat "${BASH_SOURCE[0]}" >"$copy"
+    chmod 644 "$copy"
+    status=0
+    HOME="$home" MLFLOW_LCC_AS_OWNER=1 setpriv --reuid="$owner_uid" --regid="$owner_gid" --clear-groups \
+      -- /bin/bash "$copy" || status=$?
+    rm -f "$copy"
+    exit "$status"
+  fi
+  HOME="$home"
+fi
 export HOME="${HOME:-/home/sagemaker-user}"
 mkdir -p "$HOME/.mlflow"
 chmod 700 "$HOME/.mlflow"
@@ -140,8 +161,4 @@ if ! grep -qF "$marker" "$HOME/.bashrc"; then
   printf '\n%s\nif [ -f "$HOME/.mlflow/studio-env.sh" ]; then . "$HOME/.mlflow/studio-env.sh"; fi\n' "$marker" >>"$HOME/.bashrc"
 fi
 
-if [ "$(id -u)" = 0 ]; then
-  owner="$(stat -c %u:%g "$HOME")"
-  chown -R "$owner" "$HOME/.mlflow" "$HOME/.ipython" "$HOME/.bashrc"
-fi
 log "MLflow tracking URI $MLFLOW_LCC_TRACKING_URI configured (authentication: $MLFLOW_LCC_AUTH)"

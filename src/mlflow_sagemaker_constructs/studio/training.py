@@ -5,16 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 
 from mlflow_sagemaker_constructs._internal import validation as check
-from mlflow_sagemaker_constructs.tracking_server.service import SecureMlflowService
+from mlflow_sagemaker_constructs.tracking_server.interface import IMlflowTrackingServer
 
-__all__ = ["CREDENTIALS_SECRET_ENV", "SIGV4_AUTH", "MlflowTrainingConfig"]
+__all__ = ["CREDENTIALS_SECRET_ENV", "SIGV4_AUTH", "MlflowTrainingConfig", "training_vpc_config"]
 
 #: Environment variable naming the Secrets Manager secret (ARN) with the MLflow ``username`` and
 #: ``password``; the training script reads it at run time, so the password never sits in the job definition.
@@ -24,7 +23,7 @@ SIGV4_AUTH = "aws-sigv4"
 
 
 def check_client_auth(
-    mlflow: SecureMlflowService,
+    mlflow: IMlflowTrackingServer,
     *,
     sigv4: bool,
     tracking_uri: str | None,
@@ -35,9 +34,16 @@ def check_client_auth(
     """Reject client authentication settings that cannot work with ``mlflow``; return whether it uses basic-auth.
 
     Shared by the training-job configuration and Studio: SigV4 needs the HTTP API's URL and a server without
-    basic-auth (both use the Authorization header); a credentials secret only makes sense with basic-auth.
+    basic-auth (both use the Authorization header); a credentials secret only makes sense with basic-auth;
+    clients that talk to the server directly need a server that authenticates.
     """
-    built_in = mlflow.authentication.enabled
+    built_in: bool = mlflow.authentication.uses_authorization_header
+    if tracking_uri is None and not mlflow.authentication.enabled:
+        raise ValueError(
+            f"the MLflow server does not authenticate (authenticated_by={mlflow.authentication.authenticated_by!r}), "
+            f"so {clients} must not reach it directly: pass tracking_uri of what authenticates (e.g. the "
+            "PrivateHttpApi's url, with sigv4=True), or give the server authentication"
+        )
     if sigv4:
         if tracking_uri is None:
             raise ValueError(
@@ -85,7 +91,7 @@ class MlflowTrainingConfig:
 
     def __init__(
         self,
-        mlflow: SecureMlflowService,
+        mlflow: IMlflowTrackingServer,
         *,
         security_group: ec2.ISecurityGroup,
         subnets: ec2.SubnetSelection | None = None,
@@ -94,6 +100,7 @@ class MlflowTrainingConfig:
         sigv4: bool = False,
         extra_environment: Mapping[str, str] | None = None,
         default_bucket: s3.IBucket | None = None,
+        resource_tags: Mapping[str, str] | None = None,
     ) -> None:
         """Describe the training jobs' network and MLflow settings.
 
@@ -105,25 +112,28 @@ class MlflowTrainingConfig:
             Secrets Manager and SageMaker).
         :param credentials_secret: secret with the MLflow ``username`` and ``password``; required when the server
             uses its built-in authentication and ``sigv4`` is off, refused otherwise.
-        :param tracking_uri: the URI the jobs use. Default: ``mlflow.internal_url``; with ``sigv4`` the HTTP
+        :param tracking_uri: the URI the jobs use. Default: ``mlflow.url``; with ``sigv4`` the HTTP
             API's URL, then required.
         :param sigv4: sign requests with the job role's credentials (``MLFLOW_TRACKING_AUTH=aws-sigv4``).
             Default: False.
         :param extra_environment: more environment variables for the jobs. Default: none.
         :param default_bucket: bucket the SageMaker Python SDK uploads code to and writes outputs to
             (``DefaultS3Bucket`` of :meth:`sagemaker_sdk_config`). Default: the SDK's own default bucket.
+        :param resource_tags: tags the SageMaker Python SDK puts on the training jobs, models, endpoint
+            configurations and endpoints it creates (:meth:`sagemaker_sdk_config`). Default: none.
         """
         self.mlflow = mlflow
         self.security_group = security_group
         self.subnets = subnets or check.default_private_selection(mlflow.vpc)
         self.credentials_secret = credentials_secret
         self.sigv4 = sigv4
-        self.tracking_uri = tracking_uri if tracking_uri is not None else mlflow.internal_url
+        self.tracking_uri = tracking_uri if tracking_uri is not None else mlflow.url
         self.extra_environment = dict(extra_environment or {})
         self.default_bucket = default_bucket
+        self.resource_tags = dict(resource_tags or {})
         self._validate(tracking_uri)
         #: The subnet IDs the jobs run in.
-        self.subnet_ids: list[str] = check.selected_subnets(mlflow.vpc, self.subnets, "subnets").subnet_ids
+        self.subnet_ids: list[str] = self.vpc_config()["Subnets"]
 
     def _validate(self, tracking_uri: str | None) -> None:
         built_in = check_client_auth(
@@ -139,7 +149,7 @@ class MlflowTrainingConfig:
                 "the MLflow server uses its built-in authentication: pass credentials_secret, a secret with the "
                 "MLflow 'username' and 'password' of the jobs (StudioDomainOrUser.training_config() does)"
             )
-        if not cdk.Token.is_unresolved(self.tracking_uri) and not self.tracking_uri.startswith(("http://", "https://")):
+        if not check.is_token(self.tracking_uri) and not self.tracking_uri.startswith(("http://", "https://")):
             raise ValueError(f"tracking_uri ({self.tracking_uri!r}) must start with http:// or https://")
         reserved = {"MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_AUTH", "MLFLOW_TRACKING_PASSWORD", CREDENTIALS_SECRET_ENV}
         clashes = sorted(reserved & set(self.extra_environment))
@@ -151,7 +161,7 @@ class MlflowTrainingConfig:
 
     def vpc_config(self) -> dict[str, list[str]]:
         """``VpcConfig`` of ``CreateTrainingJob``: ``{"Subnets": [...], "SecurityGroupIds": [...]}``."""
-        return {"Subnets": list(self.subnet_ids), "SecurityGroupIds": [self.security_group.security_group_id]}
+        return training_vpc_config(self.mlflow.vpc, self.subnets, self.security_group)
 
     def environment(self) -> dict[str, str]:
         """The jobs' environment variables: the tracking URI and how to authenticate, never a password."""
@@ -179,7 +189,7 @@ class MlflowTrainingConfig:
         ``Estimator`` and ``ModelTrainer`` jobs then run in the VPC with the security group and the MLflow
         environment without any argument; the Studio lifecycle configuration installs this file.
         """
-        return _sdk_config(self.vpc_config(), self.environment(), self.default_bucket)
+        return _sdk_config(self.vpc_config(), self.environment(), self.default_bucket, self.resource_tags)
 
     def grant(self, grantee: iam.IGrantable) -> iam.Grant | None:
         """Let ``grantee`` (the jobs' role) read the credentials secret; ``None`` when there is no secret.
@@ -191,14 +201,30 @@ class MlflowTrainingConfig:
         return self.credentials_secret.grant_read(grantee)
 
 
+def training_vpc_config(
+    vpc: ec2.IVpc, subnets: ec2.SubnetSelection, security_group: ec2.ISecurityGroup
+) -> dict[str, list[str]]:
+    """``VpcConfig`` of training jobs in ``subnets`` of ``vpc`` with ``security_group``."""
+    selected = check.selected_subnets(vpc, subnets, "subnets")
+    return {"Subnets": list(selected.subnet_ids), "SecurityGroupIds": [security_group.security_group_id]}
+
+
 def _sdk_config(
-    vpc_config: Mapping[str, list[str]], environment: Mapping[str, str], default_bucket: s3.IBucket | None
+    vpc_config: Mapping[str, list[str]],
+    environment: Mapping[str, str],
+    default_bucket: s3.IBucket | None,
+    resource_tags: Mapping[str, str],
 ) -> dict[str, Any]:
-    """The SageMaker Python SDK defaults document: training jobs' VPC and environment, and the default bucket."""
+    """The SageMaker Python SDK defaults document: training jobs' VPC and environment, the default bucket and
+    the tags of what the SDK creates."""
     config: dict[str, Any] = {
         "SchemaVersion": "1.0",
         "SageMaker": {"TrainingJob": {"VpcConfig": dict(vpc_config), "Environment": dict(environment)}},
     }
+    if resource_tags:
+        tags = [{"Key": key, "Value": value} for key, value in resource_tags.items()]
+        for resource in ("TrainingJob", "Model", "EndpointConfig", "Endpoint"):
+            config["SageMaker"].setdefault(resource, {})["Tags"] = tags
     if default_bucket is not None:
         config["SageMaker"]["PythonSDK"] = {"Modules": {"Session": {"DefaultS3Bucket": default_bucket.bucket_name}}}
     return config

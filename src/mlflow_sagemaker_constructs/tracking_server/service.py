@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import enum
 import math
 from collections.abc import Sequence
 
 import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
+from aws_cdk import aws_route53 as route53
+from aws_cdk import aws_route53_targets as route53_targets
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
@@ -23,20 +24,33 @@ from constructs import Construct
 from mlflow_sagemaker_constructs._internal import validation as check
 from mlflow_sagemaker_constructs._internal.cdk_fixups import tidy_log_retention_function
 from mlflow_sagemaker_constructs._internal.nag import acknowledge
+from mlflow_sagemaker_constructs.tracking_server.access import ServerAccess
+from mlflow_sagemaker_constructs.tracking_server.access_logs import AccessLogs
+from mlflow_sagemaker_constructs.tracking_server.artifacts import ArtifactAccess, ArtifactStore, grant_prefix
 from mlflow_sagemaker_constructs.tracking_server.authentication import MlflowAuthentication
-from mlflow_sagemaker_constructs.tracking_server.database import DatabaseEngine, ExistingDatabase
-from mlflow_sagemaker_constructs.tracking_server.image import ServerImage
+from mlflow_sagemaker_constructs.tracking_server.database import (
+    POSTGRES_LOGGING_PARAMETERS,
+    AuroraServerlessSettings,
+    DatabaseEngine,
+    ExistingDatabase,
+    TrackingDatabase,
+)
+from mlflow_sagemaker_constructs.tracking_server.interface import IMlflowTrackingServer, ImportedMlflowTrackingServer
+from mlflow_sagemaker_constructs.tracking_server.listener import CertificateSource
 from mlflow_sagemaker_constructs.tracking_server.server import contract
-
-#: Aurora PostgreSQL version of a new database: current (not deprecated) and able to pause at 0 ACU.
-DEFAULT_AURORA_POSTGRES_VERSION = rds.AuroraPostgresEngineVersion.VER_17_9
+from mlflow_sagemaker_constructs.tracking_server.server_image import ServerImage
 
 # Characters left out of generated passwords: they would need URL-encoding in database URIs and
 # quoting in shells. The entrypoint URL-encodes anyway; this keeps the secrets easy to use by hand.
 _URL_UNSAFE_CHARACTERS = " %+~`#$&*()|[]{}:;<>?!'/@\"\\,=^"
-
-_TRACKING_DATABASE = "mlflow"
-_AUTH_DATABASE = "mlflow_auth"
+#: Where the container's writable scratch volume is mounted (the root filesystem is read-only).
+SCRATCH_PATH = contract.DEFAULT_SCRATCH_DIR
+#: Writable paths the ECS Exec agent needs when the root filesystem is read-only.
+_EXECUTE_COMMAND_PATHS = {
+    "ExecAgents": "/managed-agents",
+    "SsmState": "/var/lib/amazon/ssm",
+    "SsmLogs": "/var/log/amazon/ssm",
+}
 
 
 @jsii.implements(cdk.IStableStringProducer)
@@ -48,40 +62,32 @@ class _AllowedHostsProducer:
         return ",".join(self._service.allowed_hosts)
 
 
-class ArtifactAccess(enum.Enum):
-    """How clients read and write artifacts."""
-
-    PROXIED = "proxied"
-    """Through the MLflow server (``--artifacts-destination``): clients need no S3 permissions; uploads use
-    multipart requests small enough for the HTTP API's 10 MB limit."""
-
-    DIRECT = "direct"
-    """Clients read and write S3 themselves (``--no-serve-artifacts``); grant them access with
-    ``grant_artifact_access``. Fastest for large artifacts from inside AWS."""
-
-
+@jsii.implements(ec2.IConnectable)
 class SecureMlflowService(Construct):
     """An MLflow tracking server and model registry on AWS Fargate inside an existing VPC.
 
     Minimal use: ``SecureMlflowService(self, "Mlflow", vpc=vpc)``. What it creates by default:
 
-    - an internal Application Load Balancer (never internet-facing) with an HTTP listener, or HTTPS with
-      ``certificate``; its security group admits nobody until you call :meth:`allow_from` (or use
-      ``connections``);
-    - an ECS cluster with Container Insights and a Fargate service running the bundled MLflow server image,
-      with health checks on ``/health``, a deployment circuit breaker with rollback and autoscaling on CPU
-      and requests per target;
+    - an internal Application Load Balancer (never internet-facing) with an HTTP listener; its security
+      group admits nobody until you call :meth:`allow_from` (or use :attr:`connections`);
+    - an ECS cluster with Container Insights and a Fargate service running the bundled MLflow server image
+      (read-only root filesystem, no Linux capabilities), with health checks on ``/health``, a deployment
+      circuit breaker with rollback and autoscaling on CPU and requests per target;
     - an Aurora Serverless v2 PostgreSQL cluster (0 to 4 ACU: it pauses when idle), encrypted, with deletion
-      protection, 7 days of backups and a snapshot on removal, and generated credentials in Secrets Manager;
+      protection, 7 days of backups, a snapshot on removal, logs without statement values, and generated
+      credentials in Secrets Manager;
     - an S3 artifact bucket (private, TLS only, versioned, retained on destroy) served through the MLflow
       server, and an access-log bucket for the load balancer and the artifact bucket;
     - MLflow's built-in authentication with a generated admin password and a shared Flask secret key in
-      Secrets Manager, the user database beside the tracking database.
+      Secrets Manager, the user database beside the tracking database, ``NO_PERMISSIONS`` by default.
+
+    The service is an ``ec2.IConnectable`` and an :class:`IMlflowTrackingServer`; its port, URL and
+    ``allow_from`` all come from the listener, whichever hook created it.
 
     Subclasses replace parts through the protected hooks :meth:`_create_load_balancer`,
-    :meth:`_create_listener`, :meth:`_create_cluster`, :meth:`_create_database` and :meth:`_create_bucket`.
-    Hooks run inside ``__init__`` in that order; read props from ``self`` (every prop is stored as an
-    attribute of the same name) rather than from attributes your subclass sets after ``super().__init__``.
+    :meth:`_create_listener`, :meth:`_create_cluster`, :meth:`_create_database`, :meth:`_create_bucket`,
+    :meth:`_create_access_logs_bucket` and :meth:`_create_service`. Hooks run inside ``__init__`` in that
+    order; they read the props from ``self`` (every prop is stored as a public attribute of the same name).
 
     Example, an HTTPS listener on a custom port::
 
@@ -100,11 +106,14 @@ class SecureMlflowService(Construct):
         construct_id: str,
         *,
         vpc: ec2.IVpc,
-        service_subnets: ec2.SubnetSelection | None = None,
-        load_balancer_subnets: ec2.SubnetSelection | None = None,
-        database_subnets: ec2.SubnetSelection | None = None,
-        cluster: ecs.ICluster | None = None,
+        database: TrackingDatabase | None = None,
+        artifact_store: ArtifactStore | None = None,
+        authentication: MlflowAuthentication | None = None,
+        access: ServerAccess | None = None,
+        access_logs: AccessLogs | None = None,
         image: ServerImage | None = None,
+        cluster: ecs.ICluster | None = None,
+        service_subnets: ec2.SubnetSelection | None = None,
         cpu: int = 1024,
         memory_limit_mib: int = 2048,
         cpu_architecture: ecs.CpuArchitecture | None = None,
@@ -114,49 +123,32 @@ class SecureMlflowService(Construct):
         max_task_count: int = 4,
         scale_on_cpu_percent: int = 60,
         scale_on_requests_per_target: int = 600,
-        certificate: acm.ICertificate | None = None,
-        domain_names: Sequence[str] = (),
         extra_allowed_hosts: Sequence[str] = (),
         cors_allowed_origins: Sequence[str] = (),
-        existing_database: ExistingDatabase | None = None,
-        auth_database: ExistingDatabase | None = None,
-        database_engine_version: rds.IClusterEngine | None = None,
-        database_min_capacity: float = 0,
-        database_max_capacity: float = 4,
-        database_auto_pause: cdk.Duration | None = None,
-        database_backup_retention: cdk.Duration | None = None,
-        database_removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.SNAPSHOT,
-        database_deletion_protection: bool = True,
-        database_secret_rotation: cdk.Duration | None = None,
-        existing_bucket: s3.IBucket | None = None,
-        artifact_prefix: str = "mlflow-artifacts",
-        bucket_encryption_key: kms.IKey | None = None,
-        noncurrent_version_expiration: cdk.Duration | None = None,
-        artifact_access: ArtifactAccess = ArtifactAccess.PROXIED,
-        access_logs_bucket: s3.IBucket | None = None,
-        access_logging: bool = True,
-        authentication: MlflowAuthentication | None = None,
         enable_job_execution: bool = False,
+        enable_ai_gateway: bool = False,
+        enable_execute_command: bool = False,
         log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
         log_removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
         secrets_removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
-        bucket_removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
     ) -> None:
         """Create the service.
 
         :param vpc: the VPC to run in; any ``ec2.IVpc``, including ``Vpc.from_lookup`` and
             ``Vpc.from_vpc_attributes``.
-        :param service_subnets: subnets of the Fargate tasks. Default: private subnets with egress, or isolated
-            subnets when the VPC has none (then the VPC needs endpoints for ECR, S3, Secrets Manager and Logs).
-        :param load_balancer_subnets: subnets of the internal load balancer, in at least two AZs.
-            Default: as ``service_subnets``.
-        :param database_subnets: subnets of a new database, in at least two AZs. Default: isolated subnets,
-            or the private ones when the VPC has none.
-        :param cluster: an existing ECS cluster. Default: a new cluster with Container Insights.
+        :param database: :class:`TrackingDatabase`. Default: ``TrackingDatabase.aurora_serverless()``.
+        :param artifact_store: :class:`ArtifactStore`. Default: ``ArtifactStore.new_bucket()``.
+        :param authentication: :class:`MlflowAuthentication`. Default: ``MlflowAuthentication.basic_auth()``.
+        :param access: :class:`ServerAccess`. Default: ``ServerAccess.load_balancer()`` (internal ALB, HTTP).
+        :param access_logs: :class:`AccessLogs` of the load balancer and a new artifact bucket. Default:
+            ``AccessLogs.new_bucket()``.
         :param image: how the server image reaches ECR (:class:`ServerImage`). Default:
             ``ServerImage.bundled_asset()``, built locally from the bundled Dockerfile.
+        :param cluster: an existing ECS cluster of the same VPC. Default: a new cluster with Container Insights.
+        :param service_subnets: subnets of the Fargate tasks. Default: private subnets with egress, or isolated
+            subnets when the VPC has none (then the VPC needs endpoints for ECR, S3, Secrets Manager and Logs).
         :param cpu: task CPU units. Default: 1024 (1 vCPU).
-        :param memory_limit_mib: task memory. Default: 2048 MiB (two workers use about 700 MiB; see the
+        :param memory_limit_mib: task memory. Default: 2048 MiB (two workers peak at about 920 MiB; see the
             benchmarks page).
         :param cpu_architecture: ``X86_64`` or ``ARM64`` (about 20 % cheaper; build the image for ARM).
             Default: ``X86_64``.
@@ -164,46 +156,31 @@ class SecureMlflowService(Construct):
         :param desired_count: tasks at deployment. Default: ``min_task_count``.
         :param min_task_count: autoscaling minimum. Default: 1 (use 2 for a task in each of two AZs).
         :param max_task_count: autoscaling maximum. Default: 4.
-        :param scale_on_cpu_percent: target average CPU utilisation. Default: 60.
+        :param scale_on_cpu_percent: target average CPU utilisation, 1 to 100. Default: 60.
         :param scale_on_requests_per_target: target load balancer requests per task per minute. Default: 600.
-        :param certificate: ACM certificate; when given the listener is HTTPS on port 443. Default: HTTP on 80.
-        :param domain_names: DNS names clients use for this server (custom domains, the HTTP API's forwarded
-            host); added to the allowed Host headers. Default: none.
-        :param extra_allowed_hosts: further Host header values the server accepts. Default: none.
+        :param extra_allowed_hosts: further ``Host`` header values the server accepts (``host``, ``host:port``,
+            ``*.domain``), e.g. a DNS name of your own that points at the load balancer. Default: none.
         :param cors_allowed_origins: origins allowed for cross-origin requests. Default: none.
-        :param existing_database: use this database server instead of creating an Aurora cluster.
-        :param auth_database: a PostgreSQL server for the auth store; required when ``existing_database`` is
-            MySQL and built-in authentication is on. Default: the tracking database server.
-        :param database_engine_version: engine of a new Aurora PostgreSQL cluster. Default:
-            :data:`DEFAULT_AURORA_POSTGRES_VERSION`.
-        :param database_min_capacity: minimum ACU of a new cluster; 0 lets it pause when idle (the server
-            then opens no pooled idle connections). Default: 0.
-        :param database_max_capacity: maximum ACU of a new cluster. Default: 4.
-        :param database_auto_pause: idle time before a 0-ACU cluster pauses. Default: 10 minutes.
-        :param database_backup_retention: automated backup retention (at least 7 days). Default: 7 days.
-        :param database_removal_policy: what ``cdk destroy`` does to a new cluster. Default: ``SNAPSHOT``.
-        :param database_deletion_protection: deletion protection of a new cluster. Default: True.
-        :param database_secret_rotation: rotate the new cluster's credentials this often (single user;
-            running tasks keep their connection credentials until replaced). Default: no rotation.
-        :param existing_bucket: an existing artifact bucket. Default: a new bucket.
-        :param artifact_prefix: key prefix of artifacts in the bucket. Default: ``"mlflow-artifacts"``.
-        :param bucket_encryption_key: KMS key of a new bucket. Default: SSE-S3.
-        :param noncurrent_version_expiration: delete noncurrent artifact versions after this long.
-            Default: 90 days.
-        :param artifact_access: :class:`ArtifactAccess`. Default: ``PROXIED``.
-        :param access_logs_bucket: where load balancer and artifact bucket access logs go. Default: a new
-            bucket (SSE-S3, as load balancer logs require), unless ``access_logging`` is False.
-        :param access_logging: write access logs at all. Default: True.
-        :param authentication: :class:`MlflowAuthentication`. Default: ``MlflowAuthentication.built_in()``.
         :param enable_job_execution: run MLflow's background job runner (7 more processes). Default: False.
-        :param log_retention: retention of the server's log group. Default: three months.
+        :param enable_ai_gateway: turn on MLflow's AI Gateway, with a generated passphrase secret for the
+            key that encrypts stored provider API keys. Default: False (MLflow's default is on, with a public
+            passphrase).
+        :param enable_execute_command: allow ``aws ecs execute-command`` into the tasks (writable volumes are
+            added for the ECS Exec agent; the root filesystem stays read-only). Default: False.
+        :param log_retention: retention of the server's log group (and of the database logs). Default: three
+            months.
         :param log_removal_policy: removal policy of the log group. Default: ``RETAIN``.
         :param secrets_removal_policy: removal policy of generated secrets. Default: ``RETAIN``.
-        :param bucket_removal_policy: removal policy of new buckets. Default: ``RETAIN``.
         """
         super().__init__(scope, construct_id)
         self.vpc = vpc
+        self.database = database or TrackingDatabase.aurora_serverless()
+        self.artifact_store = artifact_store or ArtifactStore.new_bucket()
+        self.authentication = authentication or MlflowAuthentication.basic_auth()
+        self.access = access or ServerAccess.load_balancer()
+        self.access_logs = access_logs or AccessLogs.new_bucket()
         self.image = image or ServerImage.bundled_asset()
+        self.service_subnets = service_subnets or check.default_private_selection(vpc)
         self.cpu = cpu
         self.memory_limit_mib = memory_limit_mib
         self.cpu_architecture = cpu_architecture or ecs.CpuArchitecture.X86_64
@@ -213,97 +190,86 @@ class SecureMlflowService(Construct):
         self.desired_count = desired_count if desired_count is not None else min_task_count
         self.scale_on_cpu_percent = scale_on_cpu_percent
         self.scale_on_requests_per_target = scale_on_requests_per_target
-        self.certificate = certificate
         self.cors_allowed_origins = list(cors_allowed_origins)
-        self.existing_database = existing_database
-        self.auth_database = auth_database
-        self.database_engine_version = database_engine_version or rds.DatabaseClusterEngine.aurora_postgres(
-            version=DEFAULT_AURORA_POSTGRES_VERSION
-        )
-        self.database_min_capacity = database_min_capacity
-        self.database_max_capacity = database_max_capacity
-        self.database_auto_pause = database_auto_pause or cdk.Duration.minutes(10)
-        self.database_backup_retention = database_backup_retention or cdk.Duration.days(7)
-        self.database_removal_policy = database_removal_policy
-        self.database_deletion_protection = database_deletion_protection
-        self.database_secret_rotation = database_secret_rotation
-        self.existing_bucket = existing_bucket
-        self.artifact_prefix = artifact_prefix.strip("/")
-        self.bucket_encryption_key = bucket_encryption_key
-        self.noncurrent_version_expiration = noncurrent_version_expiration or cdk.Duration.days(90)
-        self.artifact_access = artifact_access
-        self.access_logging = access_logging
-        self.authentication = authentication or MlflowAuthentication.built_in()
         self.enable_job_execution = enable_job_execution
+        self.enable_ai_gateway = enable_ai_gateway
+        self.enable_execute_command = enable_execute_command
         self.log_retention = log_retention
         self.log_removal_policy = log_removal_policy
         self.secrets_removal_policy = secrets_removal_policy
-        self.bucket_removal_policy = bucket_removal_policy
-        self._allowed_hosts: list[str] = [*domain_names, *extra_allowed_hosts]
+        self._allowed_hosts: list[str] = list(extra_allowed_hosts)
+        self._validate(cluster)
 
-        self._validate(cluster, bucket_encryption_key, access_logs_bucket)
-        self.service_subnets = service_subnets or check.default_private_selection(vpc)
-        self.load_balancer_subnets = load_balancer_subnets or self.service_subnets
-        self.database_subnets = database_subnets or check.default_isolated_selection(vpc)
-        check.selected_subnets(vpc, self.service_subnets, "service_subnets")
-        check.selected_subnets(vpc, self.load_balancer_subnets, "load_balancer_subnets", min_azs=2)
-        if existing_database is None:
-            check.selected_subnets(vpc, self.database_subnets, "database_subnets", min_azs=2)
-
-        self.access_logs_bucket: s3.IBucket | None = access_logs_bucket or (
-            self._create_access_logs_bucket() if access_logging else None
-        )
-
-        # Hooks, in dependency order.
+        self.access_logs_bucket: s3.IBucket | None = self._access_logs_destination()
         self.load_balancer: elbv2.IApplicationLoadBalancer = self._create_load_balancer()
         self.listener: elbv2.IApplicationListener = self._create_listener(self.load_balancer)
-        self.cluster: ecs.ICluster = cluster or self._create_cluster()
-        self.database: rds.DatabaseCluster | None = None
-        self.database_secret: secretsmanager.ISecret
-        if existing_database is None:
-            self.database = self._create_database()
-            assert self.database.secret is not None
-            self.database_secret = self.database.secret
-        else:
-            self.database_secret = existing_database.secret
-        self.bucket: s3.IBucket = existing_bucket or self._create_bucket()
-        self.admin_secret: secretsmanager.ISecret | None = None
-        self.flask_secret: secretsmanager.ISecret | None = None
-        if self.authentication.enabled:
-            self.admin_secret, self.flask_secret = self._create_auth_secrets()
-
-        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=log_removal_policy)
-        self.task_definition = ecs.FargateTaskDefinition(
-            self,
-            "TaskDefinition",
-            cpu=cpu,
-            memory_limit_mib=memory_limit_mib,
-            runtime_platform=ecs.RuntimePlatform(
-                cpu_architecture=self.cpu_architecture,
-                operating_system_family=ecs.OperatingSystemFamily.LINUX,
-            ),
+        self._connections = ec2.Connections(
+            security_groups=self.load_balancer.connections.security_groups, default_port=ec2.Port.tcp(self.port)
         )
+        self.cluster: ecs.ICluster = cluster or self._create_cluster()
+        self.database_cluster: rds.DatabaseCluster | None = None
+        if self.database.new_cluster is not None:
+            self.database_cluster = self._create_database(self.database.new_cluster)
+        self.database_secret: secretsmanager.ISecret = self._tracking_database_secret()
+        self.bucket: s3.IBucket = self.artifact_store.bucket or self._create_bucket()
+        self.admin_secret, self.flask_secret = self._create_auth_secrets()
+        self.ai_gateway_secret = self._create_ai_gateway_secret()
+        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=log_removal_policy)
+        self.task_definition = self._create_task_definition()
         self.container = self._add_container()
         self.service = self._create_service()
-        acknowledge(
-            self.task_definition.obtain_execution_role(),
-            "AwsSolutions-IAM5[Resource::*]",
-            "ecr:GetAuthorizationToken has no resource-level permissions; image pulls and log writes are scoped "
-            "to the repository and log group.",
-        )
         self._connect_database()
         self._grant_artifact_store()
         self.target_group = self._attach_to_listener()
         self.scaling = self._configure_autoscaling()
 
+    # ------------------------------------------------------------------ composition with other stacks
+
+    @staticmethod
+    def from_attributes(
+        scope: Construct,
+        construct_id: str,
+        *,
+        vpc: ec2.IVpc,
+        url: str,
+        security_group: ec2.ISecurityGroup,
+        port: int,
+        authentication: MlflowAuthentication,
+        listener_arn: str | None = None,
+        artifact_bucket: s3.IBucket | None = None,
+        artifact_prefix: str = "mlflow-artifacts",
+        artifact_access: ArtifactAccess = ArtifactAccess.PROXIED,
+    ) -> IMlflowTrackingServer:
+        """A server defined in another stack or app, for ``StudioDomainOrUser``, ``PrivateHttpApi`` and
+        ``MlflowTrainingConfig``.
+
+        :param vpc: the server's VPC.
+        :param url: its in-VPC URL (``service.url``).
+        :param security_group: the security group clients are admitted to (the load balancer's).
+        :param port: the port clients connect to (``service.port``).
+        :param authentication: how it authenticates (the same object as where it is defined).
+        :param listener_arn: its load balancer listener, needed by ``PrivateHttpApi``. Default: none.
+        :param artifact_bucket: its artifact bucket, needed for the artifact grants. Default: none.
+        :param artifact_prefix: its artifact prefix. Default: ``"mlflow-artifacts"``.
+        :param artifact_access: its :class:`ArtifactAccess`. Default: ``PROXIED``.
+        """
+        return ImportedMlflowTrackingServer(
+            scope,
+            construct_id,
+            vpc=vpc,
+            url=url,
+            security_group=security_group,
+            port=port,
+            authentication=authentication,
+            listener_arn=listener_arn,
+            artifact_bucket=artifact_bucket,
+            artifact_prefix=artifact_prefix,
+            artifact_access=artifact_access,
+        )
+
     # ------------------------------------------------------------------ validation
 
-    def _validate(
-        self,
-        cluster: ecs.ICluster | None,
-        bucket_encryption_key: kms.IKey | None,
-        access_logs_bucket: s3.IBucket | None,
-    ) -> None:
+    def _validate(self, cluster: ecs.ICluster | None) -> None:
         check.fargate_task_size(self.cpu, self.memory_limit_mib)
         check.positive(self.workers, "workers")
         check.positive(self.min_task_count, "min_task_count")
@@ -313,114 +279,47 @@ class SecureMlflowService(Construct):
                 f"desired_count ({self.desired_count}) is outside min_task_count..max_task_count "
                 f"({self.min_task_count}..{self.max_task_count}): choose a value in that range"
             )
-        if not 1 <= self.scale_on_cpu_percent <= 100:
-            raise ValueError(f"scale_on_cpu_percent ({self.scale_on_cpu_percent}) must be between 1 and 100")
+        check.in_range(self.scale_on_cpu_percent, 1, 100, "scale_on_cpu_percent")
         check.positive(self.scale_on_requests_per_target, "scale_on_requests_per_target")
+        check.same_vpc(self.vpc, cluster.vpc if cluster is not None else None, "cluster")
+        check.selected_subnets(self.vpc, self.service_subnets, "service_subnets")
+        check.selected_subnets(self.vpc, self._load_balancer_subnets(), "access.subnets", min_azs=2)
+        if self.database.new_cluster is not None:
+            subnets = self.database.new_cluster.subnets or check.default_isolated_selection(self.vpc)
+            check.selected_subnets(self.vpc, subnets, "database subnets", min_azs=2)
         if (
-            cluster is not None
-            and not cdk.Token.is_unresolved(cluster.vpc.vpc_id)
-            and not cdk.Token.is_unresolved(self.vpc.vpc_id)
-        ) and cluster.vpc.vpc_id != self.vpc.vpc_id:
-            raise ValueError("cluster belongs to another VPC than vpc: pass a cluster of the same VPC")
-
-        database_props_given = [
-            name
-            for name, value, default in (
-                ("database_min_capacity", self.database_min_capacity, 0),
-                ("database_max_capacity", self.database_max_capacity, 4),
-                ("database_secret_rotation", self.database_secret_rotation, None),
-            )
-            if value != default
-        ]
-        if self.existing_database is not None:
-            if database_props_given:
-                raise ValueError(
-                    f"existing_database and {', '.join(database_props_given)} were both given: the latter only "
-                    "configure a new database; drop them or drop existing_database"
-                )
-            check.positive(self.existing_database.resolved_port, "existing_database.port")
-        else:
-            if self.auth_database is not None:
-                raise ValueError(
-                    "auth_database is only for an existing MySQL tracking database: a new Aurora PostgreSQL "
-                    "cluster holds the auth store itself; drop auth_database"
-                )
-            if self.database_min_capacity < 0:
-                raise ValueError(f"database_min_capacity ({self.database_min_capacity}) must be 0 or more")
-            check.ordered(
-                self.database_min_capacity,
-                self.database_max_capacity,
-                "database_min_capacity",
-                "database_max_capacity",
-            )
-            if self.database_max_capacity < 1 or self.database_max_capacity > 256:
-                raise ValueError(f"database_max_capacity ({self.database_max_capacity}) must be between 1 and 256 ACU")
-            for name, value in (
-                ("database_min_capacity", self.database_min_capacity),
-                ("database_max_capacity", self.database_max_capacity),
-            ):
-                if value * 2 != int(value * 2):
-                    raise ValueError(f"{name} ({value}) must be a multiple of 0.5 ACU")
-            if self.database_backup_retention.to_days() < 7:
-                raise ValueError(
-                    f"database_backup_retention ({self.database_backup_retention.to_days()} days) must be at least "
-                    "7 days"
-                )
-            if not 5 <= self.database_auto_pause.to_minutes() <= 1440:
-                raise ValueError(
-                    f"database_auto_pause ({self.database_auto_pause.to_minutes()} min) must be between 5 minutes "
-                    "and 1 day"
-                )
-
-        if self.authentication.enabled:
-            tracking_engine = (
-                self.existing_database.engine if self.existing_database is not None else DatabaseEngine.POSTGRESQL
-            )
-            if tracking_engine is DatabaseEngine.MYSQL and self.auth_database is None:
-                raise ValueError(
-                    "existing_database is MySQL and built-in authentication is on, but MLflow's auth store fails "
-                    "on MySQL: pass auth_database (a PostgreSQL server) or "
-                    "authentication=MlflowAuthentication.disabled(authenticated_by=...)"
-                )
-            if self.auth_database is not None and self.auth_database.engine is not DatabaseEngine.POSTGRESQL:
-                raise ValueError("auth_database must be PostgreSQL: MLflow's auth store fails on MySQL")
-            if self.authentication.cache_ttl_seconds < 0:
-                raise ValueError("authentication.cache_ttl_seconds must be 0 or more")
-            if not self.authentication.admin_username.strip():
-                raise ValueError("authentication.admin_username is empty: name the admin user")
-        else:
-            if not (self.authentication.authenticated_by or "").strip():
-                raise ValueError(
-                    "authentication is disabled without saying who authenticates instead: use "
-                    "MlflowAuthentication.disabled(authenticated_by='IAM (SigV4) at the PrivateHttpApi') "
-                    "or keep MlflowAuthentication.built_in()"
-                )
-            if self.auth_database is not None:
-                raise ValueError("auth_database was given but authentication is disabled: drop auth_database")
-
-        if self.existing_bucket is not None and bucket_encryption_key is not None:
+            self.authentication.enabled
+            and self.database.engine is DatabaseEngine.MYSQL
+            and (self.database.auth_database is None)
+        ):
             raise ValueError(
-                "existing_bucket and bucket_encryption_key were both given: the key only configures a new bucket; "
-                "drop bucket_encryption_key (grants cover the existing bucket's key when the bucket was imported "
-                "with its encryption_key)"
+                "the tracking database is MySQL and the server authenticates, but MLflow's auth store fails on "
+                "MySQL: pass TrackingDatabase.existing(..., auth_database=<a PostgreSQL server>) or "
+                "authentication=MlflowAuthentication.disabled(authenticated_by=...)"
             )
-        if self.existing_bucket is not None and self.noncurrent_version_expiration.to_days() != 90:
-            raise ValueError(
-                "existing_bucket and noncurrent_version_expiration were both given: lifecycle rules only "
-                "configure a new bucket; drop noncurrent_version_expiration"
-            )
-        if not self.access_logging and access_logs_bucket is not None:
-            raise ValueError("access_logs_bucket was given with access_logging=False: drop one of them")
-        if self.artifact_prefix == "":
-            raise ValueError("artifact_prefix is empty: use a key prefix such as 'mlflow-artifacts'")
+        if not self.authentication.enabled and self.database.auth_database is not None:
+            raise ValueError("auth_database was given but the server does not authenticate: drop auth_database")
         for host in self._allowed_hosts:
-            if not cdk.Token.is_unresolved(host) and ("/" in host or "," in host or " " in host or not host):
-                raise ValueError(
-                    f"domain_names/extra_allowed_hosts entry {host!r} is not a host name: pass names such as "
-                    "'mlflow.example.com' without scheme, path or commas"
-                )
+            check.check_host(host, "extra_allowed_hosts", port=True, wildcard=True)
+        for origin in self.cors_allowed_origins:
+            check.check_origin(origin, "cors_allowed_origins")
+        region = cdk.Stack.of(self).region
+        if self.access_logs.enabled and check.is_token(region):
+            raise ValueError(
+                "SecureMlflowService is in an environment-agnostic stack, but load balancer access logging needs "
+                "the region (the log delivery principal differs by region): give the stack an env with a region "
+                "(env=cdk.Environment(account=..., region=...)), or pass access_logs=AccessLogs.disabled()"
+            )
+
+    def _load_balancer_subnets(self) -> ec2.SubnetSelection:
+        return self.access.subnets or self.service_subnets
 
     # ------------------------------------------------------------------ hooks
+
+    def _access_logs_destination(self) -> s3.IBucket | None:
+        if not self.access_logs.enabled:
+            return None
+        return self.access_logs.bucket or self._create_access_logs_bucket()
 
     def _create_access_logs_bucket(self) -> s3.IBucket:
         """The bucket for load balancer and artifact bucket access logs (SSE-S3: ALB logs require it)."""
@@ -431,8 +330,8 @@ class SecureMlflowService(Construct):
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(365))],
-            removal_policy=self.bucket_removal_policy,
+            lifecycle_rules=[s3.LifecycleRule(expiration=self.access_logs.expiration)],
+            removal_policy=self.access_logs.removal_policy,
         )
         acknowledge(
             bucket,
@@ -456,10 +355,10 @@ class SecureMlflowService(Construct):
             "LoadBalancer",
             vpc=self.vpc,
             internet_facing=False,
-            vpc_subnets=self.load_balancer_subnets,
+            vpc_subnets=self._load_balancer_subnets(),
             security_group=security_group,
             drop_invalid_header_fields=True,
-            idle_timeout=cdk.Duration.seconds(120),
+            idle_timeout=self.access.idle_timeout,
         )
         if self.access_logs_bucket is not None:
             load_balancer.log_access_logs(self.access_logs_bucket, "load-balancer")
@@ -467,33 +366,65 @@ class SecureMlflowService(Construct):
             acknowledge(
                 load_balancer,
                 "AwsSolutions-ELB2",
-                "Access logging was turned off with access_logging=False by the user of SecureMlflowService.",
+                "Access logging was turned off with access_logs=AccessLogs.disabled() by the user of "
+                "SecureMlflowService.",
             )
         return load_balancer
 
     def _create_listener(self, load_balancer: elbv2.IApplicationLoadBalancer) -> elbv2.IApplicationListener:
-        """Create the listener: HTTPS on 443 with ``certificate``, else HTTP on 80. It admits nobody by itself."""
-        if self.certificate is not None:
+        """Create the listener from ``access.listener``; it admits nobody by itself."""
+        options = self.access.listener
+        if not options.is_https:
             return load_balancer.add_listener(
-                "Https",
-                protocol=elbv2.ApplicationProtocol.HTTPS,
-                port=443,
-                certificates=[elbv2.ListenerCertificate.from_certificate_manager(self.certificate)],
-                ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
-                open=False,
+                "Http", protocol=elbv2.ApplicationProtocol.HTTP, port=options.port, open=False
             )
-        return load_balancer.add_listener("Http", protocol=elbv2.ApplicationProtocol.HTTP, port=80, open=False)
+        assert options.domain_name is not None
+        listener = load_balancer.add_listener(
+            "Https",
+            protocol=elbv2.ApplicationProtocol.HTTPS,
+            port=options.port,
+            certificates=[elbv2.ListenerCertificate.from_certificate_manager(self._listener_certificate())],
+            ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
+            open=False,
+        )
+        if options.hosted_zone is not None:
+            route53.ARecord(
+                self,
+                "Alias",
+                zone=options.hosted_zone,
+                record_name=options.domain_name,
+                target=route53.RecordTarget.from_alias(route53_targets.LoadBalancerTarget(load_balancer)),
+            )
+        self.add_allowed_host(options.domain_name)
+        return listener
+
+    def _listener_certificate(self) -> acm.ICertificate:
+        options = self.access.listener
+        assert options.domain_name is not None
+        if options.certificate_source is CertificateSource.DNS_VALIDATED:
+            assert options.hosted_zone is not None
+            return acm.Certificate(
+                self,
+                "Certificate",
+                domain_name=options.domain_name,
+                validation=acm.CertificateValidation.from_dns(options.hosted_zone),
+            )
+        if options.certificate_source is CertificateSource.PRIVATE_CA:
+            assert options.certificate_authority is not None
+            return acm.PrivateCertificate(
+                self,
+                "Certificate",
+                domain_name=options.domain_name,
+                certificate_authority=options.certificate_authority,
+            )
+        assert options.certificate is not None
+        return options.certificate
 
     def _create_cluster(self) -> ecs.ICluster:
         """Create the ECS cluster (Container Insights on)."""
-        return ecs.Cluster(
-            self,
-            "Cluster",
-            vpc=self.vpc,
-            container_insights_v2=ecs.ContainerInsights.ENABLED,
-        )
+        return ecs.Cluster(self, "Cluster", vpc=self.vpc, container_insights_v2=ecs.ContainerInsights.ENABLED)
 
-    def _create_database(self) -> rds.DatabaseCluster:
+    def _create_database(self, settings: AuroraServerlessSettings) -> rds.DatabaseCluster:
         """Create the Aurora Serverless v2 PostgreSQL cluster of the tracking and auth stores."""
         security_group = ec2.SecurityGroup(
             self,
@@ -505,23 +436,24 @@ class SecureMlflowService(Construct):
         database = rds.DatabaseCluster(
             self,
             "Database",
-            engine=self.database_engine_version,
+            engine=settings.engine,
             writer=rds.ClusterInstance.serverless_v2(
                 "Writer", auto_minor_version_upgrade=True, publicly_accessible=False
             ),
-            serverless_v2_min_capacity=self.database_min_capacity,
-            serverless_v2_max_capacity=self.database_max_capacity,
-            serverless_v2_auto_pause_duration=self.database_auto_pause if self.database_min_capacity == 0 else None,
+            serverless_v2_min_capacity=settings.min_capacity,
+            serverless_v2_max_capacity=settings.max_capacity,
+            serverless_v2_auto_pause_duration=settings.auto_pause if settings.min_capacity == 0 else None,
             vpc=self.vpc,
-            vpc_subnets=self.database_subnets,
+            vpc_subnets=settings.subnets or check.default_isolated_selection(self.vpc),
             security_groups=[security_group],
             credentials=rds.Credentials.from_generated_secret("mlflow", exclude_characters=_URL_UNSAFE_CHARACTERS),
-            default_database_name=_TRACKING_DATABASE,
+            default_database_name=contract.DEFAULT_DB_NAME,
+            parameters=dict(POSTGRES_LOGGING_PARAMETERS),
             storage_encrypted=True,
             iam_authentication=True,
-            deletion_protection=self.database_deletion_protection,
-            backup=rds.BackupProps(retention=self.database_backup_retention),
-            removal_policy=self.database_removal_policy,
+            deletion_protection=settings.deletion_protection,
+            backup=rds.BackupProps(retention=settings.backup_retention),
+            removal_policy=settings.removal_policy,
             cloudwatch_logs_exports=["postgresql"],
             cloudwatch_logs_retention=self.log_retention,
             copy_tags_to_snapshot=True,
@@ -537,25 +469,34 @@ class SecureMlflowService(Construct):
             "A non-default port adds no protection here: the cluster sits in private subnets and its security "
             "group admits only the MLflow service.",
         )
-        if self.database_secret_rotation is not None:
-            database.add_rotation_single_user(automatically_after=self.database_secret_rotation)
+        if settings.secret_rotation is not None:
+            database.add_rotation_single_user(automatically_after=settings.secret_rotation)
         else:
             acknowledge(
-                database.node.find_child("Secret"),
+                generated_secret,
                 "AwsSolutions-SMG4",
-                "Rotation is opt-in (database_secret_rotation): tasks read the credentials at start, so a "
-                "single-user rotation needs a service redeployment to take effect.",
+                "Rotation is opt-in (TrackingDatabase.aurora_serverless(secret_rotation=...)): tasks read the "
+                "credentials at start, so a single-user rotation needs a service redeployment to take effect.",
             )
         return database
 
+    def _tracking_database_secret(self) -> secretsmanager.ISecret:
+        if self.database_cluster is not None:
+            assert self.database_cluster.secret is not None
+            return self.database_cluster.secret
+        assert self.database.existing_database is not None
+        return self.database.existing_database.secret
+
     def _create_bucket(self) -> s3.IBucket:
         """Create the artifact bucket: private, TLS-only, versioned, retained."""
+        settings = self.artifact_store.new_bucket_settings
+        assert settings is not None
         bucket = s3.Bucket(
             self,
             "Artifacts",
-            encryption=s3.BucketEncryption.KMS if self.bucket_encryption_key else s3.BucketEncryption.S3_MANAGED,
-            encryption_key=self.bucket_encryption_key,
-            bucket_key_enabled=self.bucket_encryption_key is not None,
+            encryption=s3.BucketEncryption.KMS if settings.encryption_key else s3.BucketEncryption.S3_MANAGED,
+            encryption_key=settings.encryption_key,
+            bucket_key_enabled=settings.encryption_key is not None,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
             minimum_tls_version=1.2,
@@ -563,14 +504,21 @@ class SecureMlflowService(Construct):
             versioned=True,
             lifecycle_rules=[
                 s3.LifecycleRule(
-                    noncurrent_version_expiration=self.noncurrent_version_expiration,
+                    noncurrent_version_expiration=settings.noncurrent_version_expiration,
                     abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
                 )
             ],
-            removal_policy=self.bucket_removal_policy,
+            removal_policy=settings.removal_policy,
         )
         if self.access_logs_bucket is not None:
             self._log_bucket_access(bucket, self.access_logs_bucket, "artifacts/")
+        else:
+            acknowledge(
+                bucket,
+                "AwsSolutions-S1",
+                "Access logging was turned off with access_logs=AccessLogs.disabled() by the user of "
+                "SecureMlflowService.",
+            )
         return bucket
 
     def _log_bucket_access(self, bucket: s3.Bucket, destination: s3.IBucket, prefix: str) -> None:
@@ -598,129 +546,8 @@ class SecureMlflowService(Construct):
             )
         )
 
-    # ------------------------------------------------------------------ internals
-
-    def _create_auth_secrets(self) -> tuple[secretsmanager.ISecret, secretsmanager.ISecret]:
-        admin = secretsmanager.Secret(
-            self,
-            "AdminSecret",
-            description="MLflow admin user (username, password)",
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                secret_string_template=cdk.Stack.of(self).to_json_string(
-                    {"username": self.authentication.admin_username}
-                ),
-                generate_string_key="password",
-                password_length=32,
-                exclude_punctuation=True,
-            ),
-            removal_policy=self.secrets_removal_policy,
-        )
-        flask = secretsmanager.Secret(
-            self,
-            "FlaskSecretKey",
-            description="MLflow server Flask secret key, shared by every task",
-            generate_secret_string=secretsmanager.SecretStringGenerator(password_length=64, exclude_punctuation=True),
-            removal_policy=self.secrets_removal_policy,
-        )
-        for secret, what in ((admin, "admin password"), (flask, "Flask secret key")):
-            acknowledge(
-                secret,
-                "AwsSolutions-SMG4",
-                f"The MLflow {what} has no rotation Lambda: MLflow keeps users in its own database, so a rotated "
-                "secret would no longer match. Change it through MLflow and update the secret (docs: operations).",
-            )
-        return admin, flask
-
-    def _database_environment(self) -> dict[str, str]:
-        if self.existing_database is not None:
-            host, port = self.existing_database.endpoint, str(self.existing_database.resolved_port)
-            engine, name = self.existing_database.engine, self.existing_database.database_name
-        else:
-            assert self.database is not None
-            host = self.database.cluster_endpoint.hostname
-            port = cdk.Token.as_string(self.database.cluster_endpoint.port)
-            engine, name = DatabaseEngine.POSTGRESQL, _TRACKING_DATABASE
-        env = {
-            contract.DB_ENGINE: engine.value,
-            contract.DB_HOST: host,
-            contract.DB_PORT: port,
-            contract.DB_NAME: name,
-        }
-        if self.database is not None and self.database_min_capacity == 0:
-            # A paused Aurora cluster only stays paused while no connection is open.
-            env[contract.DB_POOL] = "null"
-        return env
-
-    def _auth_environment(self) -> dict[str, str]:
-        if not self.authentication.enabled:
-            return {contract.AUTH_ENABLED: "false"}
-        env = {
-            contract.AUTH_ENABLED: "true",
-            contract.AUTH_DB_NAME: _AUTH_DATABASE,
-            contract.AUTH_ADMIN_USERNAME: self.authentication.admin_username,
-            contract.AUTH_DEFAULT_PERMISSION: self.authentication.default_permission.value,
-            contract.AUTH_CACHE_TTL_SECONDS: str(self.authentication.cache_ttl_seconds),
-        }
-        if self.auth_database is not None:
-            env[contract.AUTH_DB_HOST] = self.auth_database.endpoint
-            env[contract.AUTH_DB_PORT] = str(self.auth_database.resolved_port)
-        return env
-
-    def _secrets(self) -> dict[str, ecs.Secret]:
-        secrets = {
-            contract.DB_USERNAME: ecs.Secret.from_secrets_manager(self.database_secret, "username"),
-            contract.DB_PASSWORD: ecs.Secret.from_secrets_manager(self.database_secret, "password"),
-        }
-        if self.admin_secret is not None and self.flask_secret is not None:
-            secrets[contract.AUTH_ADMIN_PASSWORD] = ecs.Secret.from_secrets_manager(self.admin_secret, "password")
-            secrets[contract.FLASK_SECRET_KEY] = ecs.Secret.from_secrets_manager(self.flask_secret)
-        if self.auth_database is not None:
-            secrets[contract.AUTH_DB_USERNAME] = ecs.Secret.from_secrets_manager(self.auth_database.secret, "username")
-            secrets[contract.AUTH_DB_PASSWORD] = ecs.Secret.from_secrets_manager(self.auth_database.secret, "password")
-        return secrets
-
-    def _add_container(self) -> ecs.ContainerDefinition:
-        artifacts_uri = self.bucket.s3_url_for_object(self.artifact_prefix)
-        environment = {
-            contract.PORT: str(contract.DEFAULT_PORT),
-            contract.WORKERS: str(self.workers),
-            contract.JOB_EXECUTION: "true" if self.enable_job_execution else "false",
-            # Lazy: hosts added with add_allowed_host() after construction still reach the container.
-            contract.ALLOWED_HOSTS: cdk.Lazy.string(_AllowedHostsProducer(self)),
-            contract.ARTIFACTS_MODE: self.artifact_access.value,
-            contract.ARTIFACTS_URI: artifacts_uri,
-            contract.MULTIPART_UPLOAD: "true" if self.artifact_access is ArtifactAccess.PROXIED else "false",
-            **self._database_environment(),
-            **self._auth_environment(),
-        }
-        if self.cors_allowed_origins:
-            environment[contract.CORS_ALLOWED_ORIGINS] = ",".join(self.cors_allowed_origins)
-        container = self.task_definition.add_container(
-            "Mlflow",
-            image=self.image.bind(self, self.cpu_architecture),
-            entry_point=list(contract.CONTAINER_COMMAND),
-            environment=environment,
-            secrets=self._secrets(),
-            port_mappings=[ecs.PortMapping(container_port=contract.DEFAULT_PORT, name="mlflow")],
-            logging=ecs.LogDriver.aws_logs(stream_prefix="mlflow", log_group=self.log_group),
-            health_check=ecs.HealthCheck(
-                command=list(contract.HEALTH_CHECK_COMMAND),
-                interval=cdk.Duration.seconds(30),
-                timeout=cdk.Duration.seconds(5),
-                retries=3,
-                start_period=cdk.Duration.seconds(120),
-            ),
-            stop_timeout=cdk.Duration.seconds(30),
-        )
-        acknowledge(
-            self.task_definition,
-            "AwsSolutions-ECS2",
-            "Only non-secret settings (hosts, ports, names, modes) are environment variables; the database "
-            "credentials, admin password and Flask secret key come from Secrets Manager as container secrets.",
-        )
-        return container
-
     def _create_service(self) -> ecs.FargateService:
+        """Create the Fargate service in its own security group."""
         security_group = ec2.SecurityGroup(
             self,
             "ServiceSecurityGroup",
@@ -741,62 +568,206 @@ class SecureMlflowService(Construct):
             min_healthy_percent=100,
             max_healthy_percent=200,
             health_check_grace_period=cdk.Duration.seconds(180),
-            enable_execute_command=False,
+            enable_execute_command=self.enable_execute_command,
             propagate_tags=ecs.PropagatedTagSource.SERVICE,
         )
 
+    # ------------------------------------------------------------------ internals
+
+    def _generated_secret(
+        self, construct_id: str, description: str, what: str, **kwargs: object
+    ) -> secretsmanager.Secret:
+        secret = secretsmanager.Secret(
+            self,
+            construct_id,
+            description=description,
+            generate_secret_string=secretsmanager.SecretStringGenerator(exclude_punctuation=True, **kwargs),  # type: ignore[arg-type]
+            removal_policy=self.secrets_removal_policy,
+        )
+        acknowledge(
+            secret,
+            "AwsSolutions-SMG4",
+            f"The MLflow {what} has no rotation Lambda: MLflow keeps it in its own database or derives keys from "
+            "it, so a rotated secret would no longer match. Change it as the operations page describes.",
+        )
+        return secret
+
+    def _create_auth_secrets(self) -> tuple[secretsmanager.ISecret | None, secretsmanager.ISecret | None]:
+        if not self.authentication.enabled:
+            return None, None
+        admin = self._generated_secret(
+            "AdminSecret",
+            "MLflow admin user (username, password)",
+            "admin password",
+            secret_string_template=cdk.Stack.of(self).to_json_string({"username": self.authentication.admin_username}),
+            generate_string_key="password",
+            password_length=32,
+        )
+        flask = self._generated_secret(
+            "FlaskSecretKey",
+            "MLflow server Flask secret key, shared by every task",
+            "Flask secret key",
+            password_length=64,
+        )
+        return admin, flask
+
+    def _create_ai_gateway_secret(self) -> secretsmanager.ISecret | None:
+        if not self.enable_ai_gateway:
+            return None
+        return self._generated_secret(
+            "AiGatewayPassphrase",
+            "MLflow AI Gateway passphrase: derives the key that encrypts stored provider API keys",
+            "AI Gateway passphrase",
+            password_length=64,
+        )
+
+    def _database_environment(self) -> dict[str, str]:
+        existing = self.database.existing_database
+        if existing is not None:
+            env = {
+                contract.DB_ENGINE: existing.engine.value,
+                contract.DB_HOST: existing.endpoint,
+                contract.DB_PORT: existing.port_string,
+                contract.DB_NAME: existing.database_name,
+            }
+        else:
+            assert self.database_cluster is not None
+            env = {
+                contract.DB_ENGINE: DatabaseEngine.POSTGRESQL.value,
+                contract.DB_HOST: self.database_cluster.cluster_endpoint.hostname,
+                contract.DB_PORT: cdk.Token.as_string(self.database_cluster.cluster_endpoint.port),
+                contract.DB_NAME: contract.DEFAULT_DB_NAME,
+            }
+        auth_database = self.database.auth_database
+        if self.authentication.enabled:
+            env[contract.AUTH_DB_NAME] = contract.DEFAULT_AUTH_DB_NAME
+            if auth_database is not None:
+                env[contract.AUTH_DB_HOST] = auth_database.endpoint
+                env[contract.AUTH_DB_PORT] = auth_database.port_string
+                env[contract.AUTH_DB_NAME] = auth_database.database_name
+        return env
+
+    def _secrets(self) -> dict[str, ecs.Secret]:
+        secrets = {
+            contract.DB_USERNAME: ecs.Secret.from_secrets_manager(self.database_secret, "username"),
+            contract.DB_PASSWORD: ecs.Secret.from_secrets_manager(self.database_secret, "password"),
+        }
+        if self.admin_secret is not None and self.flask_secret is not None:
+            secrets[contract.AUTH_ADMIN_PASSWORD] = ecs.Secret.from_secrets_manager(self.admin_secret, "password")
+            secrets[contract.FLASK_SECRET_KEY] = ecs.Secret.from_secrets_manager(self.flask_secret)
+        auth_database = self.database.auth_database
+        if auth_database is not None and self.authentication.enabled:
+            secrets[contract.AUTH_DB_USERNAME] = ecs.Secret.from_secrets_manager(auth_database.secret, "username")
+            secrets[contract.AUTH_DB_PASSWORD] = ecs.Secret.from_secrets_manager(auth_database.secret, "password")
+        if self.ai_gateway_secret is not None:
+            secrets[contract.CRYPTO_KEK_PASSPHRASE] = ecs.Secret.from_secrets_manager(self.ai_gateway_secret)
+        return secrets
+
+    def _environment(self) -> dict[str, str]:
+        proxied = self.artifact_store.access is ArtifactAccess.PROXIED
+        environment = {
+            contract.PORT: str(contract.DEFAULT_PORT),
+            contract.WORKERS: str(self.workers),
+            contract.JOB_EXECUTION: "true" if self.enable_job_execution else "false",
+            # Lazy: hosts added with add_allowed_host() after construction still reach the container.
+            contract.ALLOWED_HOSTS: cdk.Lazy.string(_AllowedHostsProducer(self)),
+            contract.ARTIFACTS_MODE: self.artifact_store.access.value,
+            contract.ARTIFACTS_URI: self.artifacts_uri,
+            contract.MULTIPART_UPLOAD: "true" if proxied else "false",
+            # The load balancer must never reuse a connection the server has just closed.
+            contract.KEEP_ALIVE_SECONDS: str(int(self.access.idle_timeout.to_seconds()) + 5),
+            **self._database_environment(),
+            **self.authentication.container_environment(),
+        }
+        if self.enable_ai_gateway:
+            environment[contract.AI_GATEWAY_ENABLED] = "true"
+        if self.cors_allowed_origins:
+            environment[contract.CORS_ALLOWED_ORIGINS] = ",".join(self.cors_allowed_origins)
+        return environment
+
+    def _create_task_definition(self) -> ecs.FargateTaskDefinition:
+        task_definition = ecs.FargateTaskDefinition(
+            self,
+            "TaskDefinition",
+            cpu=self.cpu,
+            memory_limit_mib=self.memory_limit_mib,
+            runtime_platform=ecs.RuntimePlatform(
+                cpu_architecture=self.cpu_architecture, operating_system_family=ecs.OperatingSystemFamily.LINUX
+            ),
+        )
+        # Fargate task storage (no host path): the only writable place in the container.
+        task_definition.add_volume(name="scratch")
+        if self.enable_execute_command:
+            for name in _EXECUTE_COMMAND_PATHS:
+                task_definition.add_volume(name=name)
+        acknowledge(
+            task_definition.obtain_execution_role(),
+            "AwsSolutions-IAM5[Resource::*]",
+            "ecr:GetAuthorizationToken has no resource-level permissions; image pulls and log writes are scoped "
+            "to the repository and log group.",
+        )
+        return task_definition
+
+    def _add_container(self) -> ecs.ContainerDefinition:
+        linux = ecs.LinuxParameters(self, "LinuxParameters", init_process_enabled=True)
+        linux.drop_capabilities(ecs.Capability.ALL)
+        container = self.task_definition.add_container(
+            "Mlflow",
+            image=self.image.bind(self, self.cpu_architecture),
+            entry_point=list(contract.CONTAINER_COMMAND),
+            environment=self._environment(),
+            secrets=self._secrets(),
+            port_mappings=[ecs.PortMapping(container_port=contract.DEFAULT_PORT, name="mlflow")],
+            logging=ecs.LogDriver.aws_logs(stream_prefix="mlflow", log_group=self.log_group),
+            readonly_root_filesystem=True,
+            linux_parameters=linux,
+            health_check=ecs.HealthCheck(
+                command=list(contract.HEALTH_CHECK_COMMAND),
+                interval=cdk.Duration.seconds(30),
+                timeout=cdk.Duration.seconds(5),
+                retries=3,
+                start_period=cdk.Duration.seconds(120),
+            ),
+            stop_timeout=cdk.Duration.seconds(30),
+        )
+        container.add_mount_points(
+            ecs.MountPoint(source_volume="scratch", container_path=SCRATCH_PATH, read_only=False)
+        )
+        if self.enable_execute_command:
+            for name, path in _EXECUTE_COMMAND_PATHS.items():
+                container.add_mount_points(ecs.MountPoint(source_volume=name, container_path=path, read_only=False))
+        acknowledge(
+            self.task_definition,
+            "AwsSolutions-ECS2",
+            "Only non-secret settings (hosts, ports, names, modes) are environment variables; the database "
+            "credentials, admin password and Flask secret key come from Secrets Manager as container secrets.",
+        )
+        return container
+
     def _connect_database(self) -> None:
-        if self.database is not None:
-            self.database.connections.allow_default_port_from(self.service, "MLflow service to its database")
+        description = "MLflow service to its database"
+        if self.database_cluster is not None:
+            self.database_cluster.connections.allow_default_port_from(self.service, description)
             return
-        assert self.existing_database is not None
-        for database in (self.existing_database, self.auth_database):
+        if self.database.cluster is not None:
+            self.database.cluster.connections.allow_default_port_from(self.service, description)
+        databases: list[ExistingDatabase | None] = [self.database.existing_database, self.database.auth_database]
+        for database in databases:
             if database is not None and database.security_group is not None:
                 database.security_group.connections.allow_from(
-                    self.service, ec2.Port.tcp(database.resolved_port), "MLflow service to its database"
+                    self.service, ec2.Port.tcp(database.resolved_port), description
                 )
 
     def _grant_artifact_store(self) -> None:
         # Proxied: the server reads and writes for every client. Direct: clients write themselves; the server
         # still lists, reads (UI previews) and deletes (run and experiment deletion) under the prefix.
-        write = self.artifact_access is ArtifactAccess.PROXIED
-        self._grant_prefix(self.task_definition.task_role, write=write)
-        task_role = self.task_definition.task_role
-        acknowledge(
-            task_role,
-            f"AwsSolutions-IAM5[Resource::<{self._bucket_logical_id()}.Arn>/{self.artifact_prefix}/*]"
-            if self.existing_bucket is None
-            else f"AwsSolutions-IAM5[Resource::{self.bucket.bucket_arn}/{self.artifact_prefix}/*]",
-            "MLflow stores one object per artifact under the artifact prefix; the grant covers that prefix only.",
+        grant_prefix(
+            self.bucket,
+            self.artifact_prefix,
+            self.task_definition.task_role,
+            write=self.artifact_store.access is ArtifactAccess.PROXIED,
+            delete=True,
         )
-
-    def _bucket_logical_id(self) -> str:
-        child = self.bucket.node.default_child
-        assert isinstance(child, cdk.CfnElement)
-        return cdk.Stack.of(self).get_logical_id(child)
-
-    def _grant_prefix(self, grantee: iam.IGrantable, *, write: bool) -> iam.Grant:
-        """Grant object access under the artifact prefix with explicit actions (no ``s3:*Object*`` wildcards)."""
-        actions = ["s3:GetObject", "s3:GetObjectVersion", "s3:DeleteObject"]
-        if write:
-            actions += ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
-        grant = iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=actions,
-            resource_arns=[self.bucket.arn_for_objects(f"{self.artifact_prefix}/*")],
-        )
-        iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=["s3:ListBucket"],
-            resource_arns=[self.bucket.bucket_arn],
-            conditions={"StringLike": {"s3:prefix": [self.artifact_prefix, f"{self.artifact_prefix}/*"]}},
-        )
-        if self.bucket.encryption_key is not None:
-            if write:
-                self.bucket.encryption_key.grant_encrypt_decrypt(grantee)
-            else:
-                self.bucket.encryption_key.grant_decrypt(grantee)
-        return grant
 
     def _attach_to_listener(self) -> elbv2.ApplicationTargetGroup:
         target_group = elbv2.ApplicationTargetGroup(
@@ -828,51 +799,103 @@ class SecureMlflowService(Construct):
         )
         return scaling
 
-    # ------------------------------------------------------------------ public surface
+    # ------------------------------------------------------------------ IMlflowTrackingServer
 
     @property
     def connections(self) -> ec2.Connections:
-        """Connections of the load balancer: ``connections.allow_from(peer, port)`` admits callers."""
-        return self.load_balancer.connections
+        """The load balancer's security groups with the listener's port as default port."""
+        return self._connections
 
     @property
-    def listener_port(self) -> int:
-        """443 with a certificate, else 80 (or whatever an overriding ``_create_listener`` chose)."""
-        return 443 if self.certificate is not None else 80
+    def port(self) -> int:
+        """The listener's port (whatever ``_create_listener`` chose)."""
+        listener = self.listener
+        if isinstance(listener, elbv2.ApplicationListener):
+            return int(listener.port)
+        default = listener.connections.default_port
+        if default is None:
+            raise ValueError("the listener has no default port: import it with default_port=<its port>")
+        return int(default.to_rule_json()["fromPort"])
+
+    @property
+    def protocol(self) -> elbv2.ApplicationProtocol:
+        """The listener's protocol."""
+        listener = self.listener
+        if isinstance(listener, elbv2.ApplicationListener):
+            return listener.protocol
+        return elbv2.ApplicationProtocol.HTTPS if self.access.listener.is_https else elbv2.ApplicationProtocol.HTTP
+
+    @property
+    def host(self) -> str:
+        """The host name in :attr:`url`: the listener's domain name, else the load balancer's DNS name."""
+        return self.access.listener.domain_name or self.load_balancer.load_balancer_dns_name
+
+    @property
+    def url(self) -> str:
+        """The in-VPC URL, e.g. ``http://internal-mlflow-123.us-east-1.elb.amazonaws.com``."""
+        https = self.protocol == elbv2.ApplicationProtocol.HTTPS
+        default = 443 if https else 80
+        scheme = "https" if https else "http"
+        return f"{scheme}://{self.host}" if self.port == default else f"{scheme}://{self.host}:{self.port}"
 
     @property
     def internal_url(self) -> str:
-        """The in-VPC URL of the server through its load balancer, e.g. ``http://internal-...elb.amazonaws.com``."""
-        scheme = "https" if self.certificate is not None else "http"
-        return f"{scheme}://{self.load_balancer.load_balancer_dns_name}"
+        """Alias of :attr:`url`."""
+        return self.url
 
     @property
-    def allowed_hosts(self) -> list[str]:
-        """Host header values the server accepts: the load balancer's DNS name plus added domains and hosts."""
-        return [self.load_balancer.load_balancer_dns_name, *self._allowed_hosts]
+    def artifact_access(self) -> ArtifactAccess:
+        return self.artifact_store.access
 
-    def add_allowed_host(self, host: str) -> None:
-        """Accept another Host header value (a custom domain, or what a proxy such as the HTTP API forwards)."""
-        if not cdk.Token.is_unresolved(host) and ("/" in host or "," in host or not host.strip()):
-            raise ValueError(f"add_allowed_host({host!r}): pass a host name without scheme, path or commas")
-        if host not in self._allowed_hosts:
-            self._allowed_hosts.append(host)
-
-    def allow_from(self, peer: ec2.IConnectable, description: str = "MLflow client") -> None:
-        """Admit ``peer`` (a security group, a connectable such as a Lambda, or a CIDR peer) to the listener."""
-        self.load_balancer.connections.allow_from(peer, ec2.Port.tcp(self.listener_port), description)
+    @property
+    def artifact_prefix(self) -> str:
+        return self.artifact_store.prefix
 
     @property
     def artifacts_uri(self) -> str:
         """``s3://bucket/prefix`` of the artifact store."""
         return self.bucket.s3_url_for_object(self.artifact_prefix)
 
+    @property
+    def allowed_hosts(self) -> list[str]:
+        """Host header values the server accepts: the load balancer's DNS name plus added hosts, and on a
+        non-default listener port also ``host:port`` (what clients send for :attr:`url`)."""
+        hosts = [self.load_balancer.load_balancer_dns_name, *self._allowed_hosts]
+        https = self.protocol == elbv2.ApplicationProtocol.HTTPS
+        if self.port != (443 if https else 80):
+            hosts += [f"{host}:{self.port}" for host in (self.load_balancer.load_balancer_dns_name, self.host)]
+        return list(dict.fromkeys(hosts))
+
+    def add_allowed_host(self, host: str) -> None:
+        """Accept another Host header value (``host``, ``host:port`` or ``*.domain``)."""
+        check.check_host(host, "add_allowed_host", port=True, wildcard=True)
+        if host not in self._allowed_hosts:
+            self._allowed_hosts.append(host)
+
+    def allow_from(self, peer: ec2.IConnectable, description: str = "MLflow client") -> None:
+        """Admit ``peer`` (a security group, a connectable such as a Lambda, or a CIDR peer) to the listener."""
+        self.connections.allow_default_port_from(peer, description)
+
     def grant_artifact_access(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` read, write and delete artifacts under the prefix (for ``ArtifactAccess.DIRECT``)."""
-        return self._grant_prefix(grantee, write=True)
+        return grant_prefix(self.bucket, self.artifact_prefix, grantee, write=True)
+
+    def grant_artifact_read(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` read artifacts under the prefix."""
+        return grant_prefix(self.bucket, self.artifact_prefix, grantee, write=False)
 
     def grant_read_admin_secret(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` read the admin credentials (for automation that manages MLflow users)."""
         if self.admin_secret is None:
-            raise ValueError("grant_read_admin_secret: built-in authentication is disabled, there is no admin secret")
+            raise ValueError("grant_read_admin_secret: the server does not authenticate, there is no admin secret")
         return self.admin_secret.grant_read(grantee)
+
+    # ------------------------------------------------------------------ metrics
+
+    def metric_cpu_utilization(self, **props: object) -> cloudwatch.Metric:
+        """Average CPU utilisation of the service's tasks (percent)."""
+        return self.service.metric_cpu_utilization(**props)  # type: ignore[arg-type]
+
+    def metric_memory_utilization(self, **props: object) -> cloudwatch.Metric:
+        """Average memory utilisation of the service's tasks (percent)."""
+        return self.service.metric_memory_utilization(**props)  # type: ignore[arg-type]
