@@ -408,6 +408,92 @@ def test_all_existing_is_lint_and_nag_clean() -> None:
 # ---------------------------------------------------------------------------------------------- options
 
 
+def _legacy_bucket_service(
+    stack: cdk.Stack, prefixes: list[str], access: ArtifactAccess = ArtifactAccess.PROXIED
+) -> SecureMlflowService:
+    """The AWS samples' bucket imported: their experiments' artifacts sit outside the artifact prefix."""
+    service = SecureMlflowService(
+        stack,
+        "Mlflow",
+        vpc=imported_vpc(stack),
+        existing_bucket=s3.Bucket.from_bucket_name(stack, "SampleBucket", "mlflow-artifacts-123456789012"),
+        legacy_artifact_prefixes=prefixes,
+        artifact_access=access,
+    )
+    service.grant_artifact_access(iam.Role(stack, "Studio", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com")))
+    return service
+
+
+def _object_resources(statements: list[dict[str, Any]], action: str) -> list[str]:
+    statement = next(
+        s for s in statements if action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    )
+    resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+    return sorted(str(r) for r in resources)
+
+
+@pytest.mark.parametrize("access", [ArtifactAccess.PROXIED, ArtifactAccess.DIRECT])
+def test_legacy_artifact_prefixes_extend_the_server_and_client_grants(access: ArtifactAccess) -> None:
+    stack = new_stack()
+    _legacy_bucket_service(stack, ["0", "1/", "custom/team-a"], access)
+    template = Template.from_stack(stack)
+    expected_objects = [
+        "arn:aws:s3:::mlflow-artifacts-123456789012/0/*",
+        "arn:aws:s3:::mlflow-artifacts-123456789012/1/*",
+        "arn:aws:s3:::mlflow-artifacts-123456789012/custom/team-a/*",
+        "arn:aws:s3:::mlflow-artifacts-123456789012/mlflow-artifacts/*",
+    ]
+    for role, write in (("TaskRole", access is ArtifactAccess.PROXIED), ("Studio", True)):
+        statements = _policy_statements(template, role)
+        assert _object_resources(statements, "s3:GetObject") == expected_objects
+        assert any("s3:PutObject" in s["Action"] for s in statements) is write
+        listing = next(s for s in statements if s["Action"] == "s3:ListBucket")
+        assert listing["Condition"] == {
+            "StringLike": {
+                "s3:prefix": [
+                    "mlflow-artifacts",
+                    "mlflow-artifacts/*",
+                    "0",
+                    "0/*",
+                    "1",
+                    "1/*",
+                    "custom/team-a",
+                    "custom/team-a/*",
+                ]
+            }
+        }
+
+
+def test_legacy_artifact_prefix_star_is_the_whole_bucket() -> None:
+    stack = new_stack()
+    _legacy_bucket_service(stack, ["*"])
+    statements = _policy_statements(Template.from_stack(stack), "TaskRole")
+    assert _object_resources(statements, "s3:PutObject") == [
+        "arn:aws:s3:::mlflow-artifacts-123456789012/*",
+        "arn:aws:s3:::mlflow-artifacts-123456789012/mlflow-artifacts/*",
+    ]
+    listing = next(s for s in statements if s["Action"] == "s3:ListBucket")
+    assert "Condition" not in listing
+
+
+def test_legacy_artifact_prefixes_are_nag_clean() -> None:
+    app = new_app()
+    stack = new_stack(app)
+    service = _legacy_bucket_service(stack, ["*", "custom/team-a"])
+    # The Studio role is the caller's; acknowledge its grant like an application would.
+    studio = stack.node.find_child("Studio")
+    for resource in (
+        "mlflow-artifacts-123456789012/*",
+        "mlflow-artifacts-123456789012/custom/team-a/*",
+        "mlflow-artifacts-123456789012/mlflow-artifacts/*",
+    ):
+        cdk.Validations.of(studio).acknowledge(
+            cdk.Acknowledgment(id=f"AwsSolutions-IAM5[Resource::arn:aws:s3:::{resource}]", reason="test")
+        )
+    assert service.legacy_artifact_prefixes == ["*", "custom/team-a"]
+    assert_nag_clean(app)
+
+
 def test_mysql_tracking_store_with_postgresql_auth_database() -> None:
     stack = new_stack()
     mysql_secret = secretsmanager.Secret(stack, "MysqlSecret")
@@ -737,6 +823,21 @@ REJECTED: list[tuple[str, Callable[[cdk.Stack, ec2.IVpc], dict[str, Any]], str]]
         r"scale_on_cpu_percent \(0\) must be between 1 and 100",
     ),
     ("empty-prefix", lambda s, v: {"artifact_prefix": "/"}, r"artifact_prefix is empty"),
+    (
+        "legacy-prefixes-without-existing-bucket",
+        lambda s, v: {"legacy_artifact_prefixes": ["*"]},
+        r"legacy_artifact_prefixes was given without existing_bucket",
+    ),
+    (
+        "legacy-prefix-empty",
+        lambda s, v: {"existing_bucket": s3.Bucket(s, "B"), "legacy_artifact_prefixes": ["/"]},
+        r"legacy_artifact_prefixes entry '' is not a key prefix",
+    ),
+    (
+        "legacy-prefix-partial-wildcard",
+        lambda s, v: {"existing_bucket": s3.Bucket(s, "B"), "legacy_artifact_prefixes": ["team-*"]},
+        r"legacy_artifact_prefixes entry 'team-\*' is not a key prefix",
+    ),
 ]
 
 

@@ -22,7 +22,7 @@ from constructs import Construct
 
 from mlflow_sagemaker_constructs._internal import validation as check
 from mlflow_sagemaker_constructs._internal.cdk_fixups import tidy_log_retention_function
-from mlflow_sagemaker_constructs._internal.nag import acknowledge
+from mlflow_sagemaker_constructs._internal.nag import acknowledge, acknowledge_wildcard_resource
 from mlflow_sagemaker_constructs.tracking_server.authentication import MlflowAuthentication
 from mlflow_sagemaker_constructs.tracking_server.database import DatabaseEngine, ExistingDatabase
 from mlflow_sagemaker_constructs.tracking_server.image import ServerImage
@@ -130,6 +130,7 @@ class SecureMlflowService(Construct):
         database_secret_rotation: cdk.Duration | None = None,
         existing_bucket: s3.IBucket | None = None,
         artifact_prefix: str = "mlflow-artifacts",
+        legacy_artifact_prefixes: Sequence[str] = (),
         bucket_encryption_key: kms.IKey | None = None,
         noncurrent_version_expiration: cdk.Duration | None = None,
         artifact_access: ArtifactAccess = ArtifactAccess.PROXIED,
@@ -187,6 +188,12 @@ class SecureMlflowService(Construct):
             running tasks keep their connection credentials until replaced). Default: no rotation.
         :param existing_bucket: an existing artifact bucket. Default: a new bucket.
         :param artifact_prefix: key prefix of artifacts in the bucket. Default: ``"mlflow-artifacts"``.
+        :param legacy_artifact_prefixes: key prefixes of ``existing_bucket`` holding the artifacts of
+            experiments an earlier MLflow server created: their runs keep ``s3://`` artifact URIs outside
+            ``artifact_prefix``. The task role, and grantees of :meth:`grant_artifact_access`, get the same
+            access there as under ``artifact_prefix`` (the UI's artifact browser reads them; clients write
+            new runs of those experiments there). ``"*"`` is the whole bucket: the AWS samples used the
+            bucket root (see "Coming from the AWS samples"). Only with ``existing_bucket``. Default: none.
         :param bucket_encryption_key: KMS key of a new bucket. Default: SSE-S3.
         :param noncurrent_version_expiration: delete noncurrent artifact versions after this long.
             Default: 90 days.
@@ -229,6 +236,7 @@ class SecureMlflowService(Construct):
         self.database_secret_rotation = database_secret_rotation
         self.existing_bucket = existing_bucket
         self.artifact_prefix = artifact_prefix.strip("/")
+        self.legacy_artifact_prefixes = [prefix.strip("/") for prefix in legacy_artifact_prefixes]
         self.bucket_encryption_key = bucket_encryption_key
         self.noncurrent_version_expiration = noncurrent_version_expiration or cdk.Duration.days(90)
         self.artifact_access = artifact_access
@@ -413,6 +421,17 @@ class SecureMlflowService(Construct):
             raise ValueError("access_logs_bucket was given with access_logging=False: drop one of them")
         if self.artifact_prefix == "":
             raise ValueError("artifact_prefix is empty: use a key prefix such as 'mlflow-artifacts'")
+        if self.legacy_artifact_prefixes and self.existing_bucket is None:
+            raise ValueError(
+                "legacy_artifact_prefixes was given without existing_bucket: a new bucket holds no earlier "
+                "artifacts; pass the earlier server's bucket as existing_bucket or drop legacy_artifact_prefixes"
+            )
+        for prefix in self.legacy_artifact_prefixes:
+            if prefix == "" or ("*" in prefix and prefix != "*"):
+                raise ValueError(
+                    f"legacy_artifact_prefixes entry {prefix!r} is not a key prefix: pass prefixes such as "
+                    "'0' or 'custom/team-a', or '*' for the whole bucket"
+                )
         for host in self._allowed_hosts:
             if not cdk.Token.is_unresolved(host) and ("/" in host or "," in host or " " in host or not host):
                 raise ValueError(
@@ -769,27 +788,44 @@ class SecureMlflowService(Construct):
             else f"AwsSolutions-IAM5[Resource::{self.bucket.bucket_arn}/{self.artifact_prefix}/*]",
             "MLflow stores one object per artifact under the artifact prefix; the grant covers that prefix only.",
         )
+        for arn in self._legacy_object_arns():
+            acknowledge_wildcard_resource(
+                task_role,
+                arn,
+                "Experiments an earlier MLflow server created keep their artifacts under these prefixes "
+                "(legacy_artifact_prefixes); MLflow stores one object per artifact.",
+            )
 
     def _bucket_logical_id(self) -> str:
         child = self.bucket.node.default_child
         assert isinstance(child, cdk.CfnElement)
         return cdk.Stack.of(self).get_logical_id(child)
 
+    def _legacy_object_arns(self) -> list[str]:
+        return [
+            self.bucket.arn_for_objects("*" if prefix == "*" else f"{prefix}/*")
+            for prefix in dict.fromkeys(self.legacy_artifact_prefixes)
+        ]
+
     def _grant_prefix(self, grantee: iam.IGrantable, *, write: bool) -> iam.Grant:
-        """Grant object access under the artifact prefix with explicit actions (no ``s3:*Object*`` wildcards)."""
+        """Grant object access under the artifact prefix (and the legacy prefixes) with explicit actions (no
+        ``s3:*Object*`` wildcards)."""
         actions = ["s3:GetObject", "s3:GetObjectVersion", "s3:DeleteObject"]
         if write:
             actions += ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
         grant = iam.Grant.add_to_principal(
             grantee=grantee,
             actions=actions,
-            resource_arns=[self.bucket.arn_for_objects(f"{self.artifact_prefix}/*")],
+            resource_arns=[self.bucket.arn_for_objects(f"{self.artifact_prefix}/*"), *self._legacy_object_arns()],
         )
+        prefixes = [self.artifact_prefix, *dict.fromkeys(self.legacy_artifact_prefixes)]
         iam.Grant.add_to_principal(
             grantee=grantee,
             actions=["s3:ListBucket"],
             resource_arns=[self.bucket.bucket_arn],
-            conditions={"StringLike": {"s3:prefix": [self.artifact_prefix, f"{self.artifact_prefix}/*"]}},
+            conditions=None
+            if "*" in prefixes
+            else {"StringLike": {"s3:prefix": [key for prefix in prefixes for key in (prefix, f"{prefix}/*")]}},
         )
         if self.bucket.encryption_key is not None:
             if write:
@@ -868,7 +904,8 @@ class SecureMlflowService(Construct):
         return self.bucket.s3_url_for_object(self.artifact_prefix)
 
     def grant_artifact_access(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let ``grantee`` read, write and delete artifacts under the prefix (for ``ArtifactAccess.DIRECT``)."""
+        """Let ``grantee`` read, write and delete artifacts under the prefix and the legacy prefixes (for
+        ``ArtifactAccess.DIRECT``, and for runs of experiments an earlier server created)."""
         return self._grant_prefix(grantee, write=True)
 
     def grant_read_admin_secret(self, grantee: iam.IGrantable) -> iam.Grant:
