@@ -422,6 +422,81 @@ def test_all_existing_is_lint_and_nag_clean() -> None:
 # ---------------------------------------------------------------------------------------------- options
 
 
+def _legacy_bucket_service(
+    stack: cdk.Stack, prefixes: list[str], access: ArtifactAccess = ArtifactAccess.PROXIED
+) -> SecureMlflowService:
+    """The AWS samples' bucket imported: their experiments' artifacts sit outside the artifact prefix."""
+    bucket = s3.Bucket.from_bucket_name(stack, "SampleBucket", "mlflow-artifacts-123456789012")
+    service = SecureMlflowService(
+        stack,
+        "Mlflow",
+        vpc=imported_vpc(stack),
+        artifact_store=ArtifactStore.existing_bucket(bucket, access=access, legacy_prefixes=prefixes),
+    )
+    service.grant_artifact_access(iam.Role(stack, "Studio", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com")))
+    return service
+
+
+def _object_resources(statements: list[dict[str, Any]], action: str) -> list[str]:
+    statement = next(
+        s for s in statements if action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    )
+    resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+    return sorted(str(r) for r in resources)
+
+
+@pytest.mark.parametrize("access", [ArtifactAccess.PROXIED, ArtifactAccess.DIRECT])
+def test_legacy_artifact_prefixes_extend_the_server_and_client_grants(access: ArtifactAccess) -> None:
+    stack = new_stack()
+    _legacy_bucket_service(stack, ["0", "1", "custom/team-a", "0"], access)
+    template = Template.from_stack(stack)
+    expected_objects = [
+        "arn:aws:s3:::mlflow-artifacts-123456789012/0/*",
+        "arn:aws:s3:::mlflow-artifacts-123456789012/1/*",
+        "arn:aws:s3:::mlflow-artifacts-123456789012/custom/team-a/*",
+        "arn:aws:s3:::mlflow-artifacts-123456789012/mlflow-artifacts/*",
+    ]
+    for role, write in (("TaskRole", access is ArtifactAccess.PROXIED), ("Studio", True)):
+        statements = _policy_statements(template, role)
+        assert _object_resources(statements, "s3:GetObject") == expected_objects
+        assert any("s3:PutObject" in s["Action"] for s in statements) is write
+        listing = next(s for s in statements if s["Action"] == "s3:ListBucket")
+        assert listing["Condition"] == {
+            "StringLike": {
+                "s3:prefix": [
+                    "mlflow-artifacts",
+                    "mlflow-artifacts/*",
+                    "0",
+                    "0/*",
+                    "1",
+                    "1/*",
+                    "custom/team-a",
+                    "custom/team-a/*",
+                ]
+            }
+        }
+
+
+def test_legacy_artifact_prefix_star_is_the_whole_bucket() -> None:
+    stack = new_stack()
+    _legacy_bucket_service(stack, ["*"])
+    statements = _policy_statements(Template.from_stack(stack), "TaskRole")
+    assert _object_resources(statements, "s3:PutObject") == [
+        "arn:aws:s3:::mlflow-artifacts-123456789012/*",
+        "arn:aws:s3:::mlflow-artifacts-123456789012/mlflow-artifacts/*",
+    ]
+    listing = next(s for s in statements if s["Action"] == "s3:ListBucket")
+    assert "Condition" not in listing
+
+
+def test_legacy_artifact_prefixes_are_nag_clean() -> None:
+    app = new_app()
+    stack = new_stack(app)
+    service = _legacy_bucket_service(stack, ["*", "custom/team-a"])
+    assert service.artifact_store.prefixes == ["mlflow-artifacts", "*", "custom/team-a"]
+    assert_nag_clean(app)
+
+
 def test_mysql_tracking_store_with_postgresql_auth_database() -> None:
     stack = new_stack()
     mysql_secret = secretsmanager.Secret(stack, "MysqlSecret")
@@ -808,6 +883,16 @@ REJECTED_OPTIONS: list[tuple[str, Callable[[], object], str]] = [
     ("admin-colon", lambda: MlflowAuthentication.basic_auth(admin_username="a:b"), r"admin_username .* without ':'"),
     ("empty-prefix", lambda: ArtifactStore.new_bucket(prefix="/"), r"prefix \('/'\) must be a non-empty key prefix"),
     ("dotdot-prefix", lambda: ArtifactStore.new_bucket(prefix="a/../b"), r"must be a non-empty key prefix"),
+    (
+        "legacy-prefix-empty",
+        lambda: ArtifactStore.existing_bucket(_unbound_bucket(), legacy_prefixes=["/"]),
+        r"legacy_prefixes entry '/' is not a key prefix",
+    ),
+    (
+        "legacy-prefix-partial-wildcard",
+        lambda: ArtifactStore.existing_bucket(_unbound_bucket(), legacy_prefixes=["team-*"]),
+        r"legacy_prefixes entry 'team-\*' is not a key prefix",
+    ),
     ("listener-port", lambda: Listener.http(port=0), r"port \(0\) must be between 1 and 65535"),
     (
         "idle-timeout",
@@ -815,6 +900,10 @@ REJECTED_OPTIONS: list[tuple[str, Callable[[], object], str]] = [
         r"idle_timeout \(5000 s\)",
     ),
 ]
+
+
+def _unbound_bucket() -> s3.IBucket:
+    return s3.Bucket.from_bucket_name(new_stack(), "B", "bucket")
 
 
 def _unbound_secret() -> secretsmanager.ISecret:

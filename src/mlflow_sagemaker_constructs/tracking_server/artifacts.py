@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import aws_cdk as cdk
@@ -49,6 +50,7 @@ class ArtifactStore:
     access: ArtifactAccess
     bucket: s3.IBucket | None = None
     new_bucket_settings: NewBucketSettings | None = None
+    legacy_prefixes: tuple[str, ...] = ()
 
     @staticmethod
     def new_bucket(
@@ -82,7 +84,11 @@ class ArtifactStore:
 
     @staticmethod
     def existing_bucket(
-        bucket: s3.IBucket, *, prefix: str = DEFAULT_PREFIX, access: ArtifactAccess = ArtifactAccess.PROXIED
+        bucket: s3.IBucket,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        access: ArtifactAccess = ArtifactAccess.PROXIED,
+        legacy_prefixes: Sequence[str] = (),
     ) -> ArtifactStore:
         """A prefix in a bucket that already exists. Import a KMS-encrypted bucket with its
         ``encryption_key`` so that the grants cover the key.
@@ -90,10 +96,20 @@ class ArtifactStore:
         :param bucket: the bucket.
         :param prefix: key prefix of the artifacts. Default: ``"mlflow-artifacts"``.
         :param access: :class:`ArtifactAccess`. Default: ``PROXIED``.
+        :param legacy_prefixes: key prefixes holding the artifacts of experiments an earlier MLflow server
+            created: their runs keep ``s3://`` artifact URIs outside ``prefix``. The server, and grantees of
+            ``grant_artifact_access``/``grant_artifact_read``, get the same access there as under ``prefix``.
+            ``"*"`` is the whole bucket: the AWS samples used the bucket root (see "Coming from the AWS
+            samples"). Default: none.
         """
-        store = ArtifactStore(prefix=prefix, access=access, bucket=bucket)
+        store = ArtifactStore(prefix=prefix, access=access, bucket=bucket, legacy_prefixes=tuple(legacy_prefixes))
         store.validate()
         return store
+
+    @property
+    def prefixes(self) -> list[str]:
+        """The artifact prefix, then each distinct legacy prefix."""
+        return list(dict.fromkeys([self.prefix, *self.legacy_prefixes]))
 
     def validate(self) -> None:
         cleaned = self.prefix.strip("/")
@@ -102,30 +118,46 @@ class ArtifactStore:
                 f"prefix ({self.prefix!r}) must be a non-empty key prefix without leading or trailing '/', '//' "
                 "or '..', such as 'mlflow-artifacts'"
             )
+        for legacy in self.legacy_prefixes:
+            if legacy == "*":
+                continue
+            cleaned = legacy.strip("/")
+            if not cleaned or cleaned != legacy or "*" in legacy or "//" in legacy or ".." in legacy.split("/"):
+                raise ValueError(
+                    f"legacy_prefixes entry {legacy!r} is not a key prefix: pass prefixes such as '0' or "
+                    "'custom/team-a' (no leading or trailing '/', no wildcard), or '*' for the whole bucket"
+                )
 
 
 def grant_prefix(
-    bucket: s3.IBucket, prefix: str, grantee: iam.IGrantable, *, write: bool, delete: bool | None = None
+    bucket: s3.IBucket,
+    prefixes: str | Sequence[str],
+    grantee: iam.IGrantable,
+    *,
+    write: bool,
+    delete: bool | None = None,
 ) -> iam.Grant:
-    """Grant object access under ``prefix`` with explicit actions (no ``s3:*Object*`` wildcards).
+    """Grant object access under ``prefixes`` with explicit actions (no ``s3:*Object*`` wildcards).
 
-    Read: get objects and versions, and list keys under the prefix. ``delete`` (default: as ``write``) adds
-    deletion, ``write`` adds put and the multipart actions. The bucket's KMS key, when the bucket knows it,
-    is granted as well.
+    Read: get objects and versions, and list keys under the prefixes. ``delete`` (default: as ``write``)
+    adds deletion, ``write`` adds put and the multipart actions. A prefix ``"*"`` is the whole bucket. The
+    bucket's KMS key, when the bucket knows it, is granted as well.
     """
+    prefixes = [prefixes] if isinstance(prefixes, str) else list(dict.fromkeys(prefixes))
     actions = ["s3:GetObject", "s3:GetObjectVersion"]
     if write if delete is None else delete:
         actions.append("s3:DeleteObject")
     if write:
         actions += ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
-    grant = iam.Grant.add_to_principal(
-        grantee=grantee, actions=actions, resource_arns=[bucket.arn_for_objects(f"{prefix}/*")]
-    )
+    object_arns = [bucket.arn_for_objects("*" if prefix == "*" else f"{prefix}/*") for prefix in prefixes]
+    grant = iam.Grant.add_to_principal(grantee=grantee, actions=actions, resource_arns=object_arns)
     iam.Grant.add_to_principal(
         grantee=grantee,
         actions=["s3:ListBucket"],
         resource_arns=[bucket.bucket_arn],
-        conditions={"StringLike": {"s3:prefix": [prefix, f"{prefix}/*"]}},
+        conditions=None
+        if "*" in prefixes
+        else {"StringLike": {"s3:prefix": [key for prefix in prefixes for key in (prefix, f"{prefix}/*")]}},
     )
     if bucket.encryption_key is not None:
         if write:
@@ -134,9 +166,11 @@ def grant_prefix(
             bucket.encryption_key.grant_decrypt(grantee)
     principal = grantee.grant_principal
     if isinstance(principal, Construct):
-        acknowledge_wildcard_resource(
-            principal,
-            bucket.arn_for_objects(f"{prefix}/*"),
-            "MLflow stores one object per artifact under the artifact prefix; the grant covers that prefix only.",
-        )
+        for arn in object_arns:
+            acknowledge_wildcard_resource(
+                principal,
+                arn,
+                "MLflow stores one object per artifact under the artifact prefix (and, for experiments an "
+                "earlier server created, under their legacy prefixes); the grant covers those prefixes only.",
+            )
     return grant

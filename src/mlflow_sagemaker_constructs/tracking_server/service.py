@@ -763,7 +763,7 @@ class SecureMlflowService(Construct):
         # still lists, reads (UI previews) and deletes (run and experiment deletion) under the prefix.
         grant_prefix(
             self.bucket,
-            self.artifact_prefix,
+            self.artifact_store.prefixes,
             self.task_definition.task_role,
             write=self.artifact_store.access is ArtifactAccess.PROXIED,
             delete=True,
@@ -877,12 +877,13 @@ class SecureMlflowService(Construct):
         self.connections.allow_default_port_from(peer, description)
 
     def grant_artifact_access(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let ``grantee`` read, write and delete artifacts under the prefix (for ``ArtifactAccess.DIRECT``)."""
-        return grant_prefix(self.bucket, self.artifact_prefix, grantee, write=True)
+        """Let ``grantee`` read, write and delete artifacts under the prefix and the legacy prefixes (for
+        ``ArtifactAccess.DIRECT``, and for runs of experiments an earlier server created)."""
+        return grant_prefix(self.bucket, self.artifact_store.prefixes, grantee, write=True)
 
     def grant_artifact_read(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let ``grantee`` read artifacts under the prefix."""
-        return grant_prefix(self.bucket, self.artifact_prefix, grantee, write=False)
+        """Let ``grantee`` read artifacts under the prefix and the legacy prefixes."""
+        return grant_prefix(self.bucket, self.artifact_store.prefixes, grantee, write=False)
 
     def grant_read_admin_secret(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` read the admin credentials (for automation that manages MLflow users)."""

@@ -8,7 +8,7 @@ import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Literal, NoReturn
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -475,6 +475,21 @@ def test_a_newer_schema_is_refused() -> None:
     with pytest.raises(EntrypointError, match="newer MLflow") as info:
         entrypoint.plan_migration("zzz", "c", KNOWN, False)
     assert info.value.exit_code == entrypoint.EXIT_SCHEMA_NEWER
+
+
+@pytest.mark.parametrize(
+    ("engine", "state"),
+    [("postgresql", "rolled the migration back; the schema is still at 5b0e9adcef9c"), ("mysql", "half-migrated")],
+)
+def test_a_failed_migration_names_the_revisions_and_the_way_back(
+    engine: Literal["postgresql", "mysql"], state: str
+) -> None:
+    target = DatabaseTarget(engine, "db.example", 5432, "mlflow", "u", "p")
+    error = entrypoint.migration_failed("tracking", target, "5b0e9adcef9c", "dc11669786a5", RuntimeError("boom"))
+    assert error.exit_code == entrypoint.EXIT_DATABASE_SETUP
+    assert f"migrating the tracking schema of {engine} database 'mlflow' at db.example:5432" in error.message
+    assert "from 5b0e9adcef9c to dc11669786a5 failed: RuntimeError: boom." in error.message
+    assert state in error.message
 
 
 def test_mlflows_migration_scripts_are_found_without_importing_mlflow() -> None:

@@ -862,10 +862,29 @@ def migrate_tracking_schema(target: DatabaseTarget) -> SchemaAction:
             db_utils._initialize_tables(engine)  # type: ignore[no-untyped-call]
         else:
             db_utils._upgrade_db(engine)  # type: ignore[no-untyped-call]
+    except Exception as exc:  # alembic and driver errors alike: the operator needs the what and the way back
+        raise migration_failed("tracking", target, current, head, exc) from exc
     finally:
         engine.dispose()
     log(f"migrated tracking schema in {time.monotonic() - started:.1f} s")
     return action
+
+
+def migration_failed(
+    schema: str, target: DatabaseTarget, current: str | None, head: str, error: BaseException
+) -> EntrypointError:
+    """The error for a migration that raised, naming the revisions and what state the schema is in."""
+    state = (
+        f"PostgreSQL rolled the migration back; the schema is still at {current or 'empty'}"
+        if target.engine == "postgresql"
+        else "MySQL does not roll schema changes back: the schema may be half-migrated, restore the "
+        "snapshot taken before the upgrade"
+    )
+    return EntrypointError(
+        f"migrating the {schema} schema of {target.describe()} from {current or 'empty'} to {head} failed: "
+        f"{type(error).__name__}: {_error_text(error)}. {state}.",
+        EXIT_DATABASE_SETUP,
+    )
 
 
 def migrate_auth_schema(target: DatabaseTarget) -> SchemaAction:
@@ -885,6 +904,8 @@ def migrate_auth_schema(target: DatabaseTarget) -> SchemaAction:
     engine = create_engine(database_uri(target))
     try:
         auth_db_utils.migrate(engine, "head")
+    except Exception as exc:  # as for the tracking schema
+        raise migration_failed("auth", target, current, head, exc) from exc
     finally:
         engine.dispose()
     log(f"migrated auth schema in {time.monotonic() - started:.1f} s")
