@@ -95,5 +95,5 @@ def test_reference_directives_name_existing_modules() -> None:
     assert directives
     assert len(directives) == len(set(directives))
     for module in directives:
-        path = REPO_ROOT / "src" / Path(*module.split("."))
-        assert path.with_suffix(".py").is_file() or (path / "__init__.py").is_file(), module
+        candidates = [root / Path(*module.split(".")) for root in (REPO_ROOT / "src", REPO_ROOT / "client" / "src")]
+        assert any(path.with_suffix(".py").is_file() or (path / "__init__.py").is_file() for path in candidates), module

@@ -219,7 +219,7 @@ class StudioDomainOrUser(Construct):
             the training subnets and security group (IAM conditions ``sagemaker:VpcSubnets`` and
             ``sagemaker:VpcSecurityGroupIds``), so that no job runs outside the VPC. Default: True.
         :param client_packages: pip requirements the lifecycle configuration installs at every JupyterLab start,
-            e.g. ``["mlflow-sagemaker-constructs[client]"]`` for ``sigv4``; needs a route to a package index.
+            e.g. ``["mlflow-sagemaker-client"]`` for ``sigv4``; needs a route to a package index.
             Default: none.
         :param secrets_removal_policy: removal policy of generated credential secrets. Default: ``RETAIN``.
         """
@@ -395,7 +395,7 @@ class StudioDomainOrUser(Construct):
             if not _PIP_REQUIREMENT.match(requirement):
                 raise ValueError(
                     f"client_packages: {requirement!r} is not a plain pip requirement: use names, extras and version "
-                    "specifiers without spaces or quotes, e.g. 'mlflow-sagemaker-constructs[client]==0.1.0'"
+                    "specifiers without spaces or quotes, e.g. 'mlflow-sagemaker-client==0.1.0'"
                 )
 
     # ------------------------------------------------------------------ protected hooks

@@ -4,7 +4,7 @@ MLflow looks up request auth plugins in the ``mlflow.request_auth_provider`` ent
 the one whose ``get_name()`` equals ``MLFLOW_TRACKING_AUTH``. This package registers
 :class:`SigV4RequestAuthProvider` there under ``aws-sigv4``, so::
 
-    pip install "mlflow-sagemaker-constructs[client]"
+    pip install mlflow-sagemaker-client
     export MLFLOW_TRACKING_URI=https://abc123.execute-api.eu-west-1.amazonaws.com
     export MLFLOW_TRACKING_AUTH=aws-sigv4
 
@@ -25,7 +25,7 @@ made hashable: seekable files (artifact uploads) are hashed in place and rewound
 read into memory. API Gateway verifies the payload hash, so ``UNSIGNED-PAYLOAD`` is never used.
 
 botocore is imported lazily: importing this module (which MLflow does for every installed plugin)
-never fails, and ``get_auth()`` explains how to install the missing extra.
+never fails, and ``get_auth()`` explains how to install what is missing.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ REGION_ENV = "MLFLOW_SIGV4_REGION"
 #: Overrides the signing service name.
 SERVICE_ENV = "MLFLOW_SIGV4_SERVICE"
 DEFAULT_SERVICE = "execute-api"
-INSTALL_HINT = 'pip install "mlflow-sagemaker-constructs[client]"'
+INSTALL_HINT = "pip install mlflow-sagemaker-client"
 
 # API Gateway HTTP APIs reject payloads above 10 MB; warn before the request is sent.
 _HTTP_API_MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
@@ -92,7 +92,7 @@ class SigV4AuthError(MlflowException):
 def _botocore_missing(exc: ImportError) -> SigV4AuthError:
     return SigV4AuthError(
         f"MLFLOW_TRACKING_AUTH={PROVIDER_NAME} needs botocore to sign requests, but it could not be "
-        f"imported ({exc}). Install the client extra: {INSTALL_HINT}"
+        f"imported ({exc}). Install the client: {INSTALL_HINT}"
     )
 
 
