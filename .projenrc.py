@@ -145,6 +145,9 @@ project = ConstructLibraryProject(
         "mkdocs>=1.6",
         "mkdocs-material>=9.5",
         "mkdocstrings[python]>=0.29",
+        # Architecture pictures of the example apps, drawn from their synthesized construct trees at docs build
+        # time (scripts/architecture_diagrams.py); needs Graphviz's dot, which ./dev installs from Debian.
+        "diagrams>=0.25",
     ],
     uv_options={
         "build_system": {"requires": ["hatchling>=1.27"], "build_backend": "hatchling.build"},
@@ -210,8 +213,8 @@ pyproject.add_override(
         "files": ["src", f"{CLIENT_DIR}/src", "tests", "examples", "scripts", "benchmarks"],
         "explicit_package_bases": True,
         "warn_unused_ignores": True,
-        # cfn-lint and moto ship no type information.
-        "overrides": [{"module": ["cfnlint.*", "moto.*"], "ignore_missing_imports": True}],
+        # cfn-lint, moto and diagrams ship no type information.
+        "overrides": [{"module": ["cfnlint.*", "moto.*", "diagrams", "diagrams.*"], "ignore_missing_imports": True}],
     },
 )
 

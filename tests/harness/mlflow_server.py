@@ -95,6 +95,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 @contextlib.contextmanager
 def running_mlflow_server(root: Path) -> Iterator[MlflowServer]:
     """``mlflow server`` on 127.0.0.1 with SQLite and proxied local artifacts under ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
     artifacts = root / "artifacts"
     for _attempt in range(3):  # a free port can be taken before the server binds it
         port = _free_port()
