@@ -2,8 +2,8 @@
 
 The wheel is built from the workspace (``uv build --package mlflow-sagemaker-client``) and installed with
 uv into a new venv under pytest's temporary directory, resolving its dependencies like ``pip install``
-would; they are constrained to the versions of this development environment (uv.lock), so the install
-comes from uv's cache. Nothing else is installed: not the construct package, not scikit-learn.
+would (with bytecode compiled, as pip does); they are constrained to the versions of this development
+environment (uv.lock), so the install comes from uv's cache. Nothing else is installed: not the construct package, not scikit-learn.
 
 The tests that use it share local services through :class:`ClientServices`: a real ``mlflow server``
 (SQLite, proxied artifacts) with the diabetes model registered, and ``moto_server`` emulating S3.
@@ -104,6 +104,8 @@ def build_client_venv(work: Path) -> ClientVenv:
             "pip",
             "install",
             "--quiet",
+            # Like pip: modules are compiled at install, so each command starts without compiling MLflow.
+            "--compile-bytecode",
             "--python",
             str(venv / "bin" / "python"),
             "--constraint",

@@ -578,3 +578,42 @@ def test_shows_progress_only_on_a_terminal() -> None:
     assert progress.shows_progress(quiet=False, stream=Stream(tty=True))
     assert not progress.shows_progress(quiet=True, stream=Stream(tty=True))
     assert not progress.shows_progress(quiet=False, stream=Stream(tty=False))
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "message"),
+    [
+        pytest.param(
+            "API request to endpoint /api/2.0/mlflow/model-versions/get failed with error code 403 != 200. Response "
+            "body: 'denied'",
+            errors.EXIT_TRACKING,
+            "the tracking server refused the request",
+            id="plain-403",
+        ),
+        pytest.param(
+            "INTERNAL_ERROR: Response: {'message': 'Forbidden'}",
+            errors.EXIT_TRACKING,
+            "the tracking server refused the request",
+            id="api-gateway-iam",
+        ),
+        pytest.param(
+            "RESOURCE_DOES_NOT_EXIST: Registered Model with name=churn not found",
+            errors.EXIT_MODEL,
+            "not found on the tracking server",
+            id="not-found",
+        ),
+    ],
+)
+def test_server_answers_are_explained(error: str, status: int, message: str) -> None:
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos import databricks_pb2
+
+    code = (
+        databricks_pb2.RESOURCE_DOES_NOT_EXIST if "RESOURCE_DOES_NOT_EXIST" in error else databricks_pb2.INTERNAL_ERROR
+    )
+    if "403" in error:
+        code = databricks_pb2.PERMISSION_DENIED
+    target = tracking.TrackingTarget("https://mlflow.example.com", "https://mlflow.example.com")
+    explained = tracking.explain(MlflowException(error, error_code=code), target, "looking up models:/churn/1")
+    assert explained.exit_code == status
+    assert message in str(explained)

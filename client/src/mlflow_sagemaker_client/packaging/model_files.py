@@ -5,14 +5,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from mlflow_sagemaker_client.packaging.errors import EXIT_MODEL, PackagingError
 from mlflow_sagemaker_client.packaging.model_uri import ModelIdentity
 from mlflow_sagemaker_client.packaging.progress import progress_bar, watch_directory
-
-if TYPE_CHECKING:
-    from mlflow.models import Model
 
 MLMODEL_FILE = "MLmodel"
 PYFUNC_FLAVOR = "python_function"
@@ -63,9 +60,14 @@ def download_model(model_uri: str, destination: Path, listing: ArtifactListing |
     return local
 
 
-def load_pyfunc_metadata(model_dir: Path) -> Model:
-    """The model's ``MLmodel`` metadata; fails unless it is at the root and has the pyfunc flavour."""
-    from mlflow.models import Model
+def load_pyfunc_metadata(model_dir: Path) -> dict[str, Any]:
+    """The model's ``MLmodel`` metadata; fails unless it is at the root and has the pyfunc flavour.
+
+    ``MLmodel`` is read as the YAML file it is, not with ``mlflow.models.Model.load``: that imports numpy
+    (and pyfunc paths pandas), about 100 MB a client would install only for this check. The model itself is
+    never loaded, so its flavour's libraries (scikit-learn, ...) are not needed either.
+    """
+    import yaml
 
     if not (model_dir / MLMODEL_FILE).is_file():
         found = sorted(p.name for p in model_dir.iterdir())[:10]
@@ -74,14 +76,22 @@ def load_pyfunc_metadata(model_dir: Path) -> Model:
             "point MODEL_URI at the model itself, e.g. runs:/<run_id>/model rather than the run's root",
             EXIT_MODEL,
         )
-    metadata = Model.load(str(model_dir / MLMODEL_FILE))
-    if PYFUNC_FLAVOR not in metadata.flavors:
+    try:
+        metadata = yaml.safe_load((model_dir / MLMODEL_FILE).read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise PackagingError(f"the model's {MLMODEL_FILE} file is not valid YAML: {error}", EXIT_MODEL) from error
+    flavors = metadata.get("flavors") if isinstance(metadata, dict) else None
+    if not isinstance(flavors, dict):
         raise PackagingError(
-            f"the model has no {PYFUNC_FLAVOR} flavour (flavours: {sorted(metadata.flavors)}): SageMaker "
+            f"the model's {MLMODEL_FILE} file lists no flavours: it is not an MLflow model", EXIT_MODEL
+        )
+    if PYFUNC_FLAVOR not in flavors:
+        raise PackagingError(
+            f"the model has no {PYFUNC_FLAVOR} flavour (flavours: {sorted(flavors)}): SageMaker "
             "serving through MLflow's scoring server needs a pyfunc-compatible model",
             EXIT_MODEL,
         )
-    return metadata
+    return dict(metadata)
 
 
 def normalise_registry_metadata(model_dir: Path, identity: ModelIdentity) -> None:

@@ -10,6 +10,7 @@ bounds each wait for data, not the whole transfer.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -126,9 +127,13 @@ def explain(error: Exception, target: TrackingTarget, what: str) -> PackagingErr
         status = error.get_http_status_code()  # type: ignore[no-untyped-call]
         if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND") or status == 404:
             return PackagingError(f"{what}: not found on the tracking server: {message}", EXIT_MODEL)
-        if error.error_code in ("PERMISSION_DENIED", "UNAUTHENTICATED", "CUSTOMER_UNAUTHORIZED") or status in (
-            401,
-            403,
+        # API Gateway answers {"message": "Forbidden"} (IAM) or {"message": "Unauthorized"} (JWT), which MLflow
+        # reports with an internal error code.
+        refused_by_gateway = re.search(r"""['"]message['"]: ['"](Forbidden|Unauthorized)""", str(error)) is not None
+        if (
+            error.error_code in ("PERMISSION_DENIED", "UNAUTHENTICATED", "CUSTOMER_UNAUTHORIZED")
+            or status in (401, 403)
+            or refused_by_gateway
         ):
             return PackagingError(
                 f"the tracking server refused the request ({what}): {message}. Check the credentials "
