@@ -86,7 +86,7 @@ project = ConstructLibraryProject(
         "on Fargate in an existing VPC, wired to SageMaker Studio, training jobs and endpoints."
     ),
     license="Apache-2.0",
-    # License-Expression (PEP 639) replaces the license classifier, which hatchling rejects next to it.
+    # License-Expression (PEP 639, from `license` above) replaces the deprecated "License ::" classifiers.
     classifiers=["Framework :: AWS CDK", "Framework :: AWS CDK :: 2", *PYTHON_CLASSIFIERS],
     uv=True,
     pip=False,
