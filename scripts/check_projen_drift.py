@@ -1,7 +1,8 @@
 """Fail when ``python .projenrc.py`` would change a committed file.
 
 Runs projen in a scratch copy of the repository (so the working tree is never touched) and compares
-every file projen writes with the working tree.
+every file projen writes with the working tree. The copy holds every file git tracks or would track:
+.projenrc.py reads some of them (LICENSE, the READMEs, the serving image's requirements) to generate others.
 """
 
 from __future__ import annotations
@@ -17,11 +18,22 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+def _repository_files() -> list[str]:
+    """Tracked and untracked-but-not-ignored files (what a commit would hold)."""
+    result = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        check=True,
+    )
+    return [name for name in result.stdout.decode().split("\0") if name]
+
+
 def main() -> int:
     generated = json.loads((REPO_ROOT / ".projen" / "files.json").read_text())["files"]
     with tempfile.TemporaryDirectory(prefix="projen-drift-") as scratch:
         work = Path(scratch)
-        for name in [".projenrc.py", "README.md", "uv.lock", *generated]:
+        for name in sorted({*_repository_files(), *generated}):
             source = REPO_ROOT / name
             if source.exists():
                 (work / name).parent.mkdir(parents=True, exist_ok=True)

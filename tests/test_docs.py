@@ -2,15 +2,19 @@
 
 The build renders the API reference pages from the docstrings (mkdocstrings, sphinx style), so a
 docstring that griffe cannot parse, a broken link or anchor, or a page missing from the nav fails here.
+It runs without network access where it can (a new network namespace, as root): the diagrams are rendered
+at build time (Graphviz, and the example apps synthesized and drawn), and no page loads anything from a CDN.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -42,19 +46,50 @@ def _nav_pages(nav: Any) -> Iterator[str]:
             yield from _nav_pages(value)
 
 
+def _without_network() -> list[str]:
+    """A command prefix that runs the build in a new network namespace (no interfaces up), where possible."""
+    unshare = shutil.which("unshare")
+    if unshare and subprocess.run([unshare, "--net", "true"], capture_output=True, check=False).returncode == 0:
+        return [unshare, "--net"]
+    return []
+
+
+#: Pages with diagrams, and how many pictures each shows.
+DIAGRAM_PAGES = {
+    "index.html": 1,
+    "security/index.html": 1,
+    "constructs/secure-mlflow-service/index.html": 1,
+    "constructs/private-http-api/index.html": 1,
+    "constructs/model-endpoint/index.html": 1,
+    "constructs/studio/index.html": 1,
+    "examples/index.html": len(list((REPO_ROOT / "examples").glob("*/app.py"))),
+}
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """Build the site once into a temp dir; return it and mkdocs' output."""
+    """Build the site once into a temp dir, without network access where possible; return it and mkdocs' output."""
     site_dir = tmp_path_factory.mktemp("site")
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "PYTHONDONTWRITEBYTECODE": "1"}
     result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(MKDOCS_YML), "-d", str(site_dir)],
+        [
+            *_without_network(),
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "build",
+            "--strict",
+            "-f",
+            str(MKDOCS_YML),
+            "-d",
+            str(site_dir),
+        ],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
         text=True,
         check=False,
-        timeout=300,
+        timeout=600,  # the example apps are synthesized for their pictures (cached under .build/diagrams)
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, f"mkdocs build --strict failed:\n{output}"
@@ -95,5 +130,84 @@ def test_reference_directives_name_existing_modules() -> None:
     assert directives
     assert len(directives) == len(set(directives))
     for module in directives:
-        path = REPO_ROOT / "src" / Path(*module.split("."))
-        assert path.with_suffix(".py").is_file() or (path / "__init__.py").is_file(), module
+        candidates = [root / Path(*module.split(".")) for root in (REPO_ROOT / "src", REPO_ROOT / "client" / "src")]
+        assert any(path.with_suffix(".py").is_file() or (path / "__init__.py").is_file() for path in candidates), module
+
+
+class _References(HTMLParser):
+    """Every ``src`` and stylesheet/script ``href`` of a page, and its images."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loads: list[str] = []
+        self.images: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "img" and values.get("src"):
+            self.images.append(values["src"] or "")
+        if values.get("src"):
+            self.loads.append(values["src"] or "")
+        if (
+            tag == "link"
+            and values.get("href")
+            and (values.get("rel") or "") in ("stylesheet", "preload", "preconnect")
+        ):
+            self.loads.append(values["href"] or "")
+
+
+def _parse(page: Path) -> _References:
+    parser = _References()
+    parser.feed(page.read_text(encoding="utf-8"))
+    return parser
+
+
+def test_no_page_loads_anything_from_another_host(site: tuple[Path, str]) -> None:
+    site_dir, _ = site
+    remote = {
+        f"{page.relative_to(site_dir)}: {ref}"
+        for page in site_dir.rglob("*.html")
+        for ref in _parse(page).loads
+        if re.match(r"^(https?:)?//", ref)
+    }
+    assert not remote, f"pages load from other hosts (a CDN): {sorted(remote)[:10]}"
+    assert not [p for p in site_dir.rglob("*.html") if "mermaid" in p.read_text(encoding="utf-8")]
+    assert not [p for p in site_dir.rglob("*.css") if "fonts.googleapis" in p.read_text(encoding="utf-8")]
+
+
+def test_every_diagram_is_a_local_non_empty_file(site: tuple[Path, str]) -> None:
+    site_dir, _ = site
+    for page_name, count in DIAGRAM_PAGES.items():
+        page = site_dir / page_name
+        diagrams = [src for src in _parse(page).images if "diagrams/" in src]
+        assert len(diagrams) == count, f"{page_name}: {diagrams}"
+        for src in diagrams:
+            assert "://" not in src, f"{page_name}: {src} is not served with the site"
+            picture = (page.parent / src).resolve()
+            assert picture.is_relative_to(site_dir.resolve()), src
+            assert picture.is_file(), f"{page_name}: {src} does not exist in the site"
+            content = picture.read_bytes()
+            assert len(content) > 1000, f"{page_name}: {src} is (nearly) empty"
+            if picture.suffix == ".svg":
+                assert b"<svg" in content
+                assert b"<text" in content
+            else:
+                assert content.startswith(b"\x89PNG")
+    # Every picture the docs reference anywhere exists.
+    for page in site_dir.rglob("*.html"):
+        for src in _parse(page).images:
+            if "diagrams/" in src:
+                assert (page.parent / src).resolve().is_file(), f"{page}: {src}"
+
+
+def test_example_pictures_are_drawn_from_the_synthesized_apps(site: tuple[Path, str]) -> None:
+    """A picture per example app, big enough to read (not a thumbnail), from the apps as they are."""
+    import struct
+
+    site_dir, _ = site
+    for app in sorted((REPO_ROOT / "examples").glob("*/app.py")):
+        picture = site_dir / "diagrams" / "examples" / f"{app.parent.name}.png"
+        header = picture.read_bytes()[:24]
+        width, height = struct.unpack(">II", header[16:24])
+        assert width >= 600, (picture.name, width, height)
+        assert height >= 300, (picture.name, width, height)

@@ -1,13 +1,17 @@
-"""The package root: lazy exports, and a client plugin import that never loads aws-cdk-lib."""
+"""The package root: lazy exports that never load aws-cdk-lib on import, and no dependency on the client."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 import mlflow_sagemaker_constructs as package
+
+PACKAGE_DIR = Path(package.__file__).resolve().parent
 
 
 @pytest.mark.parametrize("name", package.__all__)
@@ -20,11 +24,22 @@ def test_unknown_name_is_an_attribute_error() -> None:
         _ = package.Nope
 
 
-def test_client_plugin_import_does_not_load_aws_cdk() -> None:
+def test_importing_the_package_does_not_load_aws_cdk() -> None:
     code = (
-        "import sys, mlflow_sagemaker_constructs.client.sigv4_auth\n"
+        "import sys, mlflow_sagemaker_constructs\n"
+        "print(mlflow_sagemaker_constructs.MLFLOW_VERSION)\n"
         "loaded = [m for m in sys.modules if m == 'aws_cdk' or m.startswith(('aws_cdk.', 'jsii'))]\n"
         "print(','.join(loaded))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == ""
+    assert result.stdout.splitlines()[1:] == [""]
+
+
+def test_the_constructs_never_import_the_client() -> None:
+    """The client is a separate distribution: the constructs work without it installed."""
+    offenders = [
+        path.relative_to(PACKAGE_DIR).as_posix()
+        for path in sorted(PACKAGE_DIR.rglob("*.py"))
+        if re.search(r"^\s*(from|import)\s+mlflow_sagemaker_client\b", path.read_text(encoding="utf-8"), re.MULTILINE)
+    ]
+    assert offenders == []

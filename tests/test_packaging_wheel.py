@@ -1,15 +1,18 @@
 """The built distributions: complete, valid metadata, the one version, and usable from a fresh install.
 
-Builds the sdist and the wheel (``uv build``: the wheel is built from the sdist, so the sdist is proven
-complete too), checks their contents and metadata, installs the wheel into a new virtual environment
+Builds the sdists and wheels of both distributions (``uv build --all-packages``: each wheel is built from
+its sdist, so the sdists are proven complete too), checks their contents and metadata (the license file,
+the PyPI description's links, project URLs), installs the constructs' wheel into a new virtual environment
 outside the repository and synthesizes a ``SecureMlflowService`` there, from a directory that is not the
 repository, so the package data (the server image's Docker build context) must come from the wheel.
+The client's wheel is installed and used in ``tests/client/test_client_venv.py``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,6 +21,7 @@ import textwrap
 import tomllib
 import zipfile
 from dataclasses import dataclass
+from email.message import Message
 from email.parser import HeaderParser
 from importlib import metadata
 from pathlib import Path
@@ -33,6 +37,14 @@ pytestmark = pytest.mark.xdist_group("packaging_wheel")
 DISTRIBUTION = "mlflow-sagemaker-constructs"
 PACKAGE = "mlflow_sagemaker_constructs"
 PACKAGE_DIR = REPO_ROOT / "src" / PACKAGE
+CLIENT_DISTRIBUTION = "mlflow-sagemaker-client"
+CLIENT_PACKAGE = "mlflow_sagemaker_client"
+CLIENT_PACKAGE_DIR = REPO_ROOT / "client" / "src" / CLIENT_PACKAGE
+#: distribution -> (import package, its source directory relative to the project directory of the distribution)
+SOURCES = {
+    DISTRIBUTION: (PACKAGE, PACKAGE_DIR),
+    CLIENT_DISTRIBUTION: (CLIENT_PACKAGE, CLIENT_PACKAGE_DIR),
+}
 
 #: Files the constructs read at synthesis or that ship in images: named, so a failure says what is missing.
 REQUIRED_IN_WHEEL = [
@@ -48,12 +60,18 @@ REQUIRED_IN_WHEEL = [
     "serving/image/requirements.txt",
     "studio/lifecycle.sh",
 ]
+REQUIRED_IN_CLIENT_WHEEL = ["py.typed", "packaging/serving_image_pins.txt"]
 
 
 @dataclass(frozen=True)
 class Dists:
     wheel: Path
     sdist: Path
+
+
+@dataclass(frozen=True)
+class AllDists:
+    by_name: dict[str, Dists]
 
 
 def _uv() -> str:
@@ -78,14 +96,14 @@ def _pyproject_version() -> str:
     return version
 
 
-def _package_files() -> set[str]:
+def _package_files(package_dir: Path = PACKAGE_DIR) -> set[str]:
     """Every file of the package the build should ship, relative to the package directory.
 
     Files git tracks plus untracked files it does not ignore (hatch honours .gitignore the same way),
     without bytecode; every file on disk when this is not a git checkout.
     """
     result = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z", "--", str(PACKAGE_DIR)],
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z", "--", str(package_dir)],
         cwd=REPO_ROOT,
         capture_output=True,
         check=False,
@@ -93,59 +111,144 @@ def _package_files() -> set[str]:
     if result.returncode == 0 and result.stdout:
         candidates = [REPO_ROOT / name for name in result.stdout.decode().split("\0") if name]
     else:
-        candidates = [p for p in PACKAGE_DIR.rglob("*") if p.is_file()]
+        candidates = [p for p in package_dir.rglob("*") if p.is_file()]
     return {
-        path.relative_to(PACKAGE_DIR).as_posix()
+        path.relative_to(package_dir).as_posix()
         for path in candidates
         if path.is_file() and "__pycache__" not in path.parts and path.suffix not in {".pyc", ".pyo"}
     }
 
 
 @pytest.fixture(scope="module")
-def dists(tmp_path_factory: pytest.TempPathFactory) -> Dists:
+def all_dists(tmp_path_factory: pytest.TempPathFactory) -> AllDists:
+    """What the release's package task builds: ``uv build --all-packages``."""
     out = tmp_path_factory.mktemp("dist")
-    _run([_uv(), "build", "--out-dir", str(out), str(REPO_ROOT)], cwd=REPO_ROOT)
-    wheels, sdists = sorted(out.glob("*.whl")), sorted(out.glob("*.tar.gz"))
-    assert len(wheels) == 1, wheels
-    assert len(sdists) == 1, sdists
-    return Dists(wheel=wheels[0], sdist=sdists[0])
+    _run([_uv(), "build", "--all-packages", "--out-dir", str(out)], cwd=REPO_ROOT)
+    by_name = {}
+    for name, (package, _) in SOURCES.items():
+        wheels, sdists = sorted(out.glob(f"{package}-*.whl")), sorted(out.glob(f"{package}-*.tar.gz"))
+        assert len(wheels) == 1, wheels
+        assert len(sdists) == 1, sdists
+        by_name[name] = Dists(wheel=wheels[0], sdist=sdists[0])
+    assert len(list(out.glob("*.whl"))) == len(SOURCES)
+    _run([sys.executable, str(REPO_ROOT / "scripts" / "stamp_version.py"), "verify", str(out)])
+    return AllDists(by_name)
 
 
-def test_wheel_ships_every_package_file(dists: Dists) -> None:
+@pytest.fixture(scope="module")
+def dists(all_dists: AllDists) -> Dists:
+    return all_dists.by_name[DISTRIBUTION]
+
+
+@pytest.fixture(params=list(SOURCES))
+def any_dists(request: pytest.FixtureRequest, all_dists: AllDists) -> tuple[str, Dists]:
+    name: str = request.param
+    return name, all_dists.by_name[name]
+
+
+def test_wheel_ships_every_package_file(any_dists: tuple[str, Dists]) -> None:
+    name, dists = any_dists
+    package, package_dir = SOURCES[name]
     with zipfile.ZipFile(dists.wheel) as wheel:
         names = set(wheel.namelist())
-    missing_required = [f for f in REQUIRED_IN_WHEEL if f"{PACKAGE}/{f}" not in names]
+    required = REQUIRED_IN_WHEEL if name == DISTRIBUTION else REQUIRED_IN_CLIENT_WHEEL
+    missing_required = [f for f in required if f"{package}/{f}" not in names]
     assert not missing_required, f"wheel lacks {missing_required}"
-    expected = _package_files()
-    assert set(REQUIRED_IN_WHEEL) <= expected
-    missing = sorted(f for f in expected if f"{PACKAGE}/{f}" not in names)
+    expected = _package_files(package_dir)
+    assert set(required) <= expected
+    missing = sorted(f for f in expected if f"{package}/{f}" not in names)
     assert not missing, f"wheel lacks package files (package data?): {missing}"
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
 
 
-def test_sdist_ships_every_package_file(dists: Dists) -> None:
-    prefix = dists.sdist.name.removesuffix(".tar.gz") + f"/src/{PACKAGE}/"
+def test_sdist_ships_every_package_file(any_dists: tuple[str, Dists]) -> None:
+    name, dists = any_dists
+    package, package_dir = SOURCES[name]
+    prefix = dists.sdist.name.removesuffix(".tar.gz") + f"/src/{package}/"
     with tarfile.open(dists.sdist) as sdist:
         names = {m.name.removeprefix(prefix) for m in sdist.getmembers() if m.name.startswith(prefix)}
-    missing = sorted(_package_files() - names)
+    missing = sorted(_package_files(package_dir) - names)
     assert not missing, f"sdist lacks {missing}"
 
 
-def test_built_version_is_pyprojects(dists: Dists) -> None:
-    version = _pyproject_version()
+def _metadata(dists: Dists, package: str, version: str) -> tuple[Message, Message]:
     with zipfile.ZipFile(dists.wheel) as wheel:
-        wheel_metadata = HeaderParser().parsestr(wheel.read(f"{PACKAGE}-{version}.dist-info/METADATA").decode())
+        wheel_metadata = HeaderParser().parsestr(wheel.read(f"{package}-{version}.dist-info/METADATA").decode())
     with tarfile.open(dists.sdist) as sdist:
-        member = sdist.extractfile(f"{PACKAGE}-{version}/PKG-INFO")
+        member = sdist.extractfile(f"{package}-{version}/PKG-INFO")
         assert member is not None
         sdist_metadata = HeaderParser().parsestr(member.read().decode())
-    assert wheel_metadata["Name"] == sdist_metadata["Name"] == DISTRIBUTION
+    return wheel_metadata, sdist_metadata
+
+
+def test_built_version_is_pyprojects(any_dists: tuple[str, Dists]) -> None:
+    name, dists = any_dists
+    package, _ = SOURCES[name]
+    version = _pyproject_version()
+    wheel_metadata, sdist_metadata = _metadata(dists, package, version)
+    assert wheel_metadata["Name"] == sdist_metadata["Name"] == name
     assert wheel_metadata["Version"] == sdist_metadata["Version"] == version
-    assert dists.wheel.name.startswith(f"{PACKAGE}-{version}-")
+    assert dists.wheel.name.startswith(f"{package}-{version}-")
 
 
-def test_twine_check_passes(dists: Dists) -> None:
-    _run([sys.executable, "-m", "twine", "check", "--strict", str(dists.wheel), str(dists.sdist)])
+def test_twine_check_passes(all_dists: AllDists) -> None:
+    files = [str(path) for dists in all_dists.by_name.values() for path in (dists.wheel, dists.sdist)]
+    _run([sys.executable, "-m", "twine", "check", "--strict", *files])
+
+
+def test_license_is_in_every_wheel_and_sdist(any_dists: tuple[str, Dists]) -> None:
+    name, dists = any_dists
+    package, _ = SOURCES[name]
+    version = _pyproject_version()
+    license_text = (REPO_ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert "Apache License" in license_text
+    assert "Version 2.0, January 2004" in license_text
+    assert "END OF TERMS AND CONDITIONS" in license_text
+    with zipfile.ZipFile(dists.wheel) as wheel:
+        assert wheel.read(f"{package}-{version}.dist-info/licenses/LICENSE").decode() == license_text
+    with tarfile.open(dists.sdist) as sdist:
+        member = sdist.extractfile(f"{package}-{version}/LICENSE")
+        assert member is not None
+        assert member.read().decode() == license_text
+    wheel_metadata, sdist_metadata = _metadata(dists, package, version)
+    for metadata_ in (wheel_metadata, sdist_metadata):
+        assert metadata_["License-Expression"] == "Apache-2.0"
+        assert metadata_.get_all("License-File") == ["LICENSE"]
+
+
+# A Markdown link or image target, inline or reference-style, and an HTML href/src.
+_LINK_TARGETS = re.compile(
+    r"\]\((?P<inline>[^)\s]+)|^\s*\[[^\]]+\]:\s*(?P<reference>\S+)|(?:href|src)=\"(?P<html>[^\"]+)\"", re.M
+)
+
+
+def test_pypi_description_links_are_absolute(any_dists: tuple[str, Dists]) -> None:
+    """What PyPI shows is the long description in the metadata: relative links would point nowhere there."""
+    name, dists = any_dists
+    package, _ = SOURCES[name]
+    wheel_metadata, _ = _metadata(dists, package, _pyproject_version())
+    assert wheel_metadata["Description-Content-Type"] == "text/markdown"
+    description = wheel_metadata.get_payload()
+    assert isinstance(description, str)
+    targets = [next(t for t in match.groups() if t) for match in _LINK_TARGETS.finditer(description)]
+    assert targets, "the description has links (docs, getting started)"
+    relative = [t for t in targets if not t.startswith(("https://", "#"))]
+    assert not relative, f"relative links in the PyPI description of {name}: {relative}"
+    assert "pip install" in description
+    assert any("getting-started" in t for t in targets), "the description links to the getting-started guide"
+
+
+def test_metadata_has_project_urls_classifiers_and_no_placeholder_email(any_dists: tuple[str, Dists]) -> None:
+    name, dists = any_dists
+    package, _ = SOURCES[name]
+    wheel_metadata, _ = _metadata(dists, package, _pyproject_version())
+    urls = dict(url.split(", ", 1) for url in wheel_metadata.get_all("Project-URL") or [])
+    assert {"Source", "Documentation", "Issues", "Changelog"} <= set(urls), urls
+    assert all(url.startswith("https://") for url in urls.values())
+    classifiers = wheel_metadata.get_all("Classifier") or []
+    assert "Programming Language :: Python :: 3.11" in classifiers
+    assert ".invalid" not in str(wheel_metadata)
+    assert wheel_metadata["Author-email"] is None
 
 
 _APP = textwrap.dedent(

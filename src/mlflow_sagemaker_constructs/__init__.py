@@ -1,7 +1,8 @@
 """AWS CDK constructs for a secure, private MLflow tracking server on AWS Fargate.
 
-The constructs are imported lazily: ``mlflow_sagemaker_constructs.client`` (the SigV4 request-auth plugin
-that MLflow loads on notebooks and training jobs) must not start aws-cdk-lib's Node.js runtime.
+The constructs are imported lazily, so that importing the package (for ``MLFLOW_VERSION`` or
+``__version__``) does not start aws-cdk-lib's Node.js runtime. The client side (the SigV4 request-auth
+plugin and ``mlflow-sagemaker-package``) is the separate distribution ``mlflow-sagemaker-client``.
 """
 
 from __future__ import annotations

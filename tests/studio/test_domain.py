@@ -669,7 +669,7 @@ def sigv4() -> Built:
         per_user_roles=True,
         tracking_uri=HTTP_API_URL,
         sigv4=True,
-        client_packages=["mlflow-sagemaker-client==0.2.0"],
+        client_packages=["mlflow-sagemaker-client==0.1.0"],
     )
 
 
@@ -692,7 +692,7 @@ class TestSigV4:
         assert settings["MLFLOW_LCC_TRACKING_URI"] == HTTP_API_URL
         assert settings["MLFLOW_LCC_AUTH"] == "sigv4"
         assert settings["MLFLOW_LCC_SECRET_ID"] == ""
-        assert settings["MLFLOW_LCC_PIP_PACKAGES"] == "mlflow-sagemaker-client==0.2.0"
+        assert settings["MLFLOW_LCC_PIP_PACKAGES"] == "mlflow-sagemaker-client==0.1.0"
         env = json.loads(settings["MLFLOW_LCC_SDK_CONFIG"])["SageMaker"]["TrainingJob"]["Environment"]
         assert env == {"MLFLOW_TRACKING_URI": HTTP_API_URL, "MLFLOW_TRACKING_AUTH": "aws-sigv4"}
 

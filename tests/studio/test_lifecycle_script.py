@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml  # type: ignore[import-untyped]  # PyYAML (an MLflow dependency) ships no stubs
+import yaml
 
 from mlflow_sagemaker_constructs import SecureMlflowService
 from mlflow_sagemaker_constructs.studio.domain import StudioDomainOrUser

@@ -156,7 +156,7 @@ class StudioDomainOrUser(Construct):
             the training subnets and security group (IAM conditions ``sagemaker:VpcSubnets`` and
             ``sagemaker:VpcSecurityGroupIds``), so that no job runs outside the VPC. Default: True.
         :param client_packages: pip requirements the lifecycle configuration installs at every JupyterLab start,
-            e.g. ``["mlflow-sagemaker-constructs[client]"]`` for ``sigv4``; needs a route to a package index.
+            e.g. ``["mlflow-sagemaker-client"]`` for ``sigv4``; needs a route to a package index.
             Default: none.
         :param secrets_removal_policy: removal policy of generated credential secrets. Default: ``RETAIN``.
         """

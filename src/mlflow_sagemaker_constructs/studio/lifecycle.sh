@@ -115,9 +115,9 @@ secret_id = E.get("MLFLOW_LCC_SECRET_ID", "")
 env = {"MLFLOW_TRACKING_URI": E["MLFLOW_LCC_TRACKING_URI"]}
 if mode == "sigv4":
     env["MLFLOW_TRACKING_AUTH"] = "aws-sigv4"
-    if importlib.util.find_spec("mlflow_sagemaker_constructs") is None:
+    if importlib.util.find_spec("mlflow_sagemaker_client") is None:
         print("mlflow-lifecycle: WARNING: MLFLOW_TRACKING_AUTH=aws-sigv4 needs the client plugin: "
-              'pip install "mlflow-sagemaker-constructs[client]" (or client_packages)', file=sys.stderr)
+              "pip install mlflow-sagemaker-client (or client_packages)", file=sys.stderr)
 
 credentials = os.path.join(CONF, "credentials")
 if mode == "basic":

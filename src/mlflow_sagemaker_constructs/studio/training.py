@@ -18,7 +18,7 @@ __all__ = ["CREDENTIALS_SECRET_ENV", "SIGV4_AUTH", "MlflowTrainingConfig", "trai
 #: Environment variable naming the Secrets Manager secret (ARN) with the MLflow ``username`` and
 #: ``password``; the training script reads it at run time, so the password never sits in the job definition.
 CREDENTIALS_SECRET_ENV = "MLFLOW_CREDENTIALS_SECRET_ARN"
-#: ``MLFLOW_TRACKING_AUTH`` value of the SigV4 request auth plugin (``mlflow-sagemaker-constructs[client]``).
+#: ``MLFLOW_TRACKING_AUTH`` value of the SigV4 request auth plugin (``pip install mlflow-sagemaker-client``).
 SIGV4_AUTH = "aws-sigv4"
 
 
@@ -85,7 +85,7 @@ class MlflowTrainingConfig:
       own process. The password is never part of the job's environment, which ``DescribeTrainingJob`` shows
       to anyone allowed to describe the job.
     - ``sigv4=True``: ``MLFLOW_TRACKING_AUTH=aws-sigv4``; the job's role needs ``execute-api:Invoke`` on the
-      HTTP API (``PrivateHttpApi.grant_invoke``) and the image needs ``mlflow-sagemaker-constructs[client]``.
+      HTTP API (``PrivateHttpApi.grant_invoke``) and the image needs ``mlflow-sagemaker-client``.
     - Server authentication disabled: only ``MLFLOW_TRACKING_URI``.
     """
 

@@ -46,6 +46,8 @@ class RegisteredModel:
     alias: str
     run_id: str
     artifact_path: str
+    #: What the trained model itself predicts for :func:`sample_inputs`, before MLflow saw it.
+    original_predictions: tuple[float, ...] = ()
 
     @property
     def version_uri(self) -> str:
@@ -68,8 +70,14 @@ def sample_inputs(rows: int = 20) -> pd.DataFrame:
     return features.head(rows).reset_index(drop=True)
 
 
-def register_model(root: Path, extra_pip_requirements: list[str] | None = None) -> RegisteredModel:
-    """Train, log and register the diabetes model in a new SQLite store under ``root``."""
+def register_model(
+    root: Path, extra_pip_requirements: list[str] | None = None, tracking_uri: str | None = None
+) -> RegisteredModel:
+    """Train, log and register the diabetes model in a new SQLite store under ``root``.
+
+    With ``tracking_uri`` (an MLflow server's URL) the model goes to that server instead, its artifacts to
+    the server's artifact store. The original model's predictions for :func:`sample_inputs` are kept.
+    """
     import mlflow
     import mlflow.sklearn
     from mlflow.models import infer_signature
@@ -79,7 +87,8 @@ def register_model(root: Path, extra_pip_requirements: list[str] | None = None) 
     from sklearn.pipeline import make_pipeline  # type: ignore[import-untyped]
     from sklearn.preprocessing import StandardScaler  # type: ignore[import-untyped]
 
-    tracking_uri = f"sqlite:///{root / 'mlflow.db'}"
+    server = tracking_uri is not None
+    tracking_uri = tracking_uri or f"sqlite:///{root / 'mlflow.db'}"
     features, target = load_diabetes(return_X_y=True, as_frame=True)
     model = make_pipeline(StandardScaler(), Ridge(alpha=0.5)).fit(features, target)
     # Without MLFLOW_LOG_UV_FILES=false MLflow copies the surrounding uv project's lock file into the
@@ -88,7 +97,9 @@ def register_model(root: Path, extra_pip_requirements: list[str] | None = None) 
     os.environ["MLFLOW_LOG_UV_FILES"] = "false"
     try:
         with _use_tracking_uri(tracking_uri):
-            experiment_id = mlflow.create_experiment("serving", artifact_location=(root / "artifacts").as_uri())
+            experiment_id = mlflow.create_experiment(
+                f"serving-{root.name}", artifact_location=None if server else (root / "artifacts").as_uri()
+            )
             requirements = [
                 *mlflow.sklearn.get_default_pip_requirements(include_skops=True),
                 *(extra_pip_requirements or []),
@@ -117,6 +128,7 @@ def register_model(root: Path, extra_pip_requirements: list[str] | None = None) 
         alias=MODEL_ALIAS,
         run_id=run.info.run_id,
         artifact_path="model",
+        original_predictions=tuple(float(p) for p in model.predict(sample_inputs())),
     )
 
 

@@ -1,10 +1,12 @@
 """Local proof of the pyfunc serving image without Docker: its entrypoint, run on the host, serves a model.
 
-The model is trained and registered in a local MLflow store, packaged and uploaded to S3 (moto) by the
-real ``mlflow-sagemaker-package`` command in a subprocess, downloaded and extracted the way SageMaker
-fills ``/opt/ml/model``, and served by ``serving/entrypoint.py serve`` in a subprocess on a free port
+The model is trained and registered on a real MLflow server, packaged and uploaded to S3 (moto's server)
+by the ``mlflow-sagemaker-package`` command of the client wheel installed alone in a fresh virtual
+environment (``tests/harness/client_venv.py``), downloaded and extracted the way SageMaker fills
+``/opt/ml/model``, and served by ``serving/entrypoint.py serve`` in a subprocess on a free port
 (``MLFLOW_SERVING_PORT``; SageMaker's is 8080). The answers to ``/invocations`` in CSV and in JSON
-(``dataframe_split``) must be exactly the predictions of ``mlflow.pyfunc.load_model`` on the same input.
+(``dataframe_split``) must be exactly the predictions of ``mlflow.pyfunc.load_model`` on the same input,
+which must be exactly those of the trained model before it was logged.
 
 ``MLFLOW_SERVING_TEST_PYTHON`` may name another interpreter for the server, e.g. one of a virtualenv
 built from ``serving/requirements.txt``, to run the same proof against the image's exact packages.
@@ -29,6 +31,7 @@ import pytest
 import requests
 
 from mlflow_sagemaker_constructs.serving.image import SERVING_ENTRYPOINT, entrypoint
+from tests.harness.client_venv import ClientServices, ClientVenv
 from tests.harness.processes import stop_process_group
 from tests.serving.image.helpers import (
     FAKE_AWS_ENV,
@@ -36,8 +39,6 @@ from tests.serving.image.helpers import (
     RegisteredModel,
     extract_like_sagemaker,
     free_port,
-    moto_s3_server,
-    register_model,
     sample_inputs,
     wait_for_port,
 )
@@ -45,9 +46,9 @@ from tests.serving.image.helpers import (
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-pytestmark = pytest.mark.xdist_group("serving")
+# Shares the session's client venv and services with tests/client/test_client_venv.py.
+pytestmark = pytest.mark.xdist_group("client_venv")
 
-BUCKET = "model-artifacts"
 SERVER_PYTHON = os.environ.get("MLFLOW_SERVING_TEST_PYTHON") or sys.executable
 STARTUP_TIMEOUT = 120
 
@@ -67,15 +68,8 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def registered(tmp_path_factory: pytest.TempPathFactory) -> RegisteredModel:
-    return register_model(tmp_path_factory.mktemp("store"))
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with moto_s3_server(tmp_path_factory.mktemp("moto")) as endpoint:
-        _s3_client(endpoint).create_bucket(Bucket=BUCKET)
-        yield endpoint
+def registered(client_stack: ClientServices) -> RegisteredModel:
+    return client_stack.registered
 
 
 def _s3_client(endpoint: str) -> S3Client:
@@ -91,22 +85,23 @@ def _s3_client(endpoint: str) -> S3Client:
 
 @pytest.fixture(scope="module")
 def model_data(
-    registered: RegisteredModel, s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory
+    client_venv: ClientVenv, client_stack: ClientServices, tmp_path_factory: pytest.TempPathFactory
 ) -> PackagedModelData:
-    """The archive made by the packaging command, downloaded from S3 and extracted like SageMaker does."""
+    """The archive made by the client venv's packaging command, downloaded from S3, extracted like SageMaker."""
+    registered, bucket, s3_endpoint = client_stack.registered, client_stack.bucket, client_stack.s3_endpoint
     result = subprocess.run(
         [
-            str(Path(sys.executable).parent / "mlflow-sagemaker-package"),
+            str(client_venv.command("mlflow-sagemaker-package")),
             registered.alias_uri,
             "--s3-uri",
-            f"s3://{BUCKET}/sagemaker/",
+            f"s3://{bucket}/sagemaker/",
             "--tracking-uri",
             registered.tracking_uri,
             "--strict",
         ],
         capture_output=True,
         text=True,
-        env={**os.environ, **FAKE_AWS_ENV, "AWS_ENDPOINT_URL_S3": s3_endpoint},
+        env=client_venv.environment(**client_stack.aws_environment()),
         cwd=tmp_path_factory.mktemp("cwd"),
         timeout=300,
         check=False,
@@ -115,7 +110,7 @@ def model_data(
     lines = result.stdout.splitlines()
     assert len(lines) == 1, result.stdout
     s3_uri = lines[0]
-    assert s3_uri.startswith(f"s3://{BUCKET}/sagemaker/diabetes/v1/")
+    assert s3_uri.startswith(f"s3://{bucket}/sagemaker/{registered.name}/v{registered.version}/")
     assert s3_uri.endswith("/model.tar.gz")
     work = tmp_path_factory.mktemp("sagemaker")
     archive = work / "model.tar.gz"
@@ -162,11 +157,19 @@ def server(model_data: PackagedModelData, tmp_path_factory: pytest.TempPathFacto
 
 @pytest.fixture(scope="module")
 def expected(model_data: PackagedModelData) -> list[float]:
-    """What MLflow's own loader predicts for :func:`sample_inputs` from the same model directory."""
+    """What MLflow's own loader predicts for :func:`sample_inputs` from the packaged model directory.
+
+    The same as what the trained model predicted before it was logged: packaging changed nothing. (Equal to
+    the last bits would be too strict there: pyfunc's schema enforcement copies the frame, and a different
+    memory layout may change the order of floating-point sums by one ulp.)
+    """
     import mlflow.pyfunc
 
     predictions = mlflow.pyfunc.load_model(str(model_data.model_dir)).predict(sample_inputs())
-    return [float(p) for p in predictions]
+    loaded = [float(p) for p in predictions]
+    assert model_data.registered.original_predictions
+    assert loaded == pytest.approx(list(model_data.registered.original_predictions), rel=1e-12, abs=0)
+    return loaded
 
 
 def _predictions(response: requests.Response) -> list[float]:

@@ -80,8 +80,13 @@ def test_finding_1_cross_user_artifact_read_through_the_model_registry(
 
     model = f"bob-model-{secrets.token_hex(3)}"
     assert _post(main_server, f"{API}/registered-models/create", {"name": model}, users.bob).status_code == 200
+    bob_client = use_server(main_server.url, users.bob)
+    bob_run = bob_client.create_run(bob_client.create_experiment(f"bob-{secrets.token_hex(3)}")).info.run_id
     prefix = f"s3://{main_server.bucket}/mlflow/{experiment_id}/{run.info.run_id}/artifacts"
     attacks = [
+        # A run of his own as the anchor does not make another run's files his.
+        {"name": model, "source": prefix, "run_id": bob_run},
+        {"name": model, "source": prefix, "run_id": run.info.run_id},
         {"name": model, "source": prefix},
         {"name": model, "source": f"s3://{main_server.bucket}/mlflow"},
         {"name": model, "source": f"mlflow-artifacts:/{experiment_id}/{run.info.run_id}/artifacts"},
@@ -128,6 +133,21 @@ def test_finding_1_registration_through_runs_and_logged_models_still_works(
     for version in ("1", "2"):
         loaded = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
         assert np.allclose(loaded.predict(features), fitted.predict(features))
+
+
+def test_finding_1_prompts_still_register(
+    main_server: MlflowServer,
+    users: Users,
+    use_server: Callable[[str, tuple[str, str] | None], MlflowClient],
+) -> None:
+    """MLflow's prompt registry stores prompts as model versions with a placeholder source."""
+    import mlflow
+
+    use_server(main_server.url, users.alice)
+    name = f"alice-prompt-{secrets.token_hex(3)}"
+    prompt = mlflow.genai.register_prompt(name=name, template="Summarize {{text}}")
+    assert prompt.version == 1
+    assert mlflow.genai.load_prompt(f"prompts:/{name}/1").template == "Summarize {{text}}"
 
 
 # --- Medium 3: files written outside the artifact store ---------------------------------------------

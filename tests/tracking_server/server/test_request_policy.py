@@ -97,3 +97,43 @@ def test_the_known_bad_list_only_holds_passwords_long_enough_to_pass_the_length_
     # Shorter entries would be dead weight: the length rule refuses them already.
     assert all(len(p) >= contract.MIN_USER_PASSWORD_LENGTH for p in request_policy.KNOWN_BAD_PASSWORDS)
     assert all(p == p.casefold() for p in request_policy.KNOWN_BAD_PASSWORDS)
+
+
+LEGACY_RUN = "s3://old-bucket/3/0123abcd/artifacts"
+
+
+@pytest.mark.parametrize(
+    ("source", "run_artifact_uri"),
+    [
+        ("runs:/0123abcd/model", None),
+        ("models:/m-1234", None),
+        ("mlflow-artifacts:/1/0123abcd/artifacts/model", None),
+        ("prompt-template", None),
+        ("dummy-source", None),
+        (f"{LEGACY_RUN}/model", LEGACY_RUN),
+        (LEGACY_RUN, LEGACY_RUN),
+    ],
+)
+def test_model_version_sources_the_server_serves(source: str, run_artifact_uri: str | None) -> None:
+    request_policy.check_model_version_source(source, run_artifact_uri)
+
+
+@pytest.mark.parametrize(
+    ("source", "run_artifact_uri", "message"),
+    [
+        ("s3://old-bucket/3/0123abcd/artifacts/model", None, "Invalid model version source"),
+        ("s3://old-bucket/4/other/artifacts/model", LEGACY_RUN, "Invalid model version source"),
+        ("s3://other-bucket/3/0123abcd/artifacts/model", LEGACY_RUN, "Invalid model version source"),
+        (f"{LEGACY_RUN}/../../4/other/artifacts", LEGACY_RUN, "must not contain '..'"),
+        (f"{LEGACY_RUN}/%2e%2e/%2e%2e/4", LEGACY_RUN, "must not contain '..'"),
+        (f"{LEGACY_RUN}x/model", LEGACY_RUN, "Invalid model version source"),
+        ("file:///etc/passwd", None, "Invalid model version source"),
+        ("/etc/passwd", "file:///etc", "Invalid model version source"),
+        ("s3://old-bucket/3/0123abcd/artifacts/model", "mlflow-artifacts:/3/0123abcd/artifacts", "Invalid"),
+    ],
+)
+def test_model_version_sources_outside_the_named_run_are_refused(
+    source: str, run_artifact_uri: str | None, message: str
+) -> None:
+    with pytest.raises(PolicyViolationError, match=message):
+        request_policy.check_model_version_source(source, run_artifact_uri)

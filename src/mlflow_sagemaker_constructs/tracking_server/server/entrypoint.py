@@ -511,7 +511,6 @@ def build_server_env(settings: Settings, base_env: Mapping[str, str]) -> dict[st
     env[contract.AI_GATEWAY_ENABLED] = "true" if settings.ai_gateway else "false"
     if not settings.ai_gateway:
         env.pop(contract.CRYPTO_KEK_PASSPHRASE, None)
-    env["MLFLOW_CREATE_MODEL_VERSION_SOURCE_VALIDATION_REGEX"] = contract.MODEL_VERSION_SOURCE_REGEX
     env[contract.S3_CONNECT_TIMEOUT_SECONDS] = str(settings.s3_connect_timeout_seconds)
     env[contract.S3_READ_TIMEOUT_SECONDS] = str(settings.s3_read_timeout_seconds)
     env[contract.S3_MAX_ATTEMPTS] = str(settings.s3_max_attempts)

@@ -5,6 +5,12 @@
   permissions. Here only admins may choose a location, and only inside the configured artifact root;
   everyone else gets the server's default (``<root>/<experiment id>``). Without authentication, a location
   inside the root is still accepted.
+- **Model version sources.** A model version's files are served by the server with its own S3 role, so a
+  raw ``s3://`` source would let anyone read any key the server can. Sources must be ``runs:/``,
+  ``models:/`` or ``mlflow-artifacts:/`` URIs (MLflow authorizes those against the run or model), an MLflow
+  prompt placeholder, or lie inside the artifact directory of the run given as ``run_id`` (which MLflow's
+  auth requires READ on): that is what ``mlflow.register_model("runs:/...")`` sends for runs of experiments
+  an earlier server created with ``s3://`` locations.
 - **Passwords.** Users created or changed through the server need at least
   :data:`contract.MIN_USER_PASSWORD_LENGTH` characters, not a well-known password and not their user name.
 - **Database errors.** A response that reports a lost database connection is replaced by a generic 503;
@@ -28,6 +34,10 @@ if TYPE_CHECKING:
 _logger = logging.getLogger(__name__)
 
 _CREATE_EXPERIMENT = re.compile(r"/(?:ajax-)?api/2\.0/mlflow/experiments/create$")
+_CREATE_MODEL_VERSION = re.compile(r"/(?:ajax-)?api/2\.0/mlflow/model-versions/create$")
+_SAFE_SOURCE = re.compile(contract.MODEL_VERSION_SOURCE_REGEX)
+# MLflow's prompt registry stores prompts as model versions with one of these sources (mlflow.prompt.constants).
+PROMPT_SOURCE_PLACEHOLDERS = frozenset({"dummy-source", "prompt-template"})
 _USER_PASSWORD_ROUTES = re.compile(r"/(?:ajax-)?api/2\.0/mlflow/users/(?:create|update-password|create-ui)$")
 _PROXIED_SCHEME = "mlflow-artifacts"
 
@@ -76,10 +86,10 @@ def artifact_root(env: Mapping[str, str]) -> str:
     return env.get(contract.ARTIFACTS_URI, "")
 
 
-def _normalized(uri: str) -> tuple[str, str, list[str]]:
+def _normalized(uri: str, what: str = "artifact_location") -> tuple[str, str, list[str]]:
     parsed = urllib.parse.urlsplit(uri)
     if parsed.query or parsed.fragment:
-        raise PolicyViolationError(f"artifact_location {uri!r} must not have a query string or fragment")
+        raise PolicyViolationError(f"{what} {uri!r} must not have a query string or fragment")
     parts: list[str] = []
     for raw in parsed.path.split("/"):
         part = urllib.parse.unquote(raw)
@@ -88,15 +98,15 @@ def _normalized(uri: str) -> tuple[str, str, list[str]]:
         if part in ("", "."):
             continue
         if part == ".." or "/" in part or "\\" in part:
-            raise PolicyViolationError(f"artifact_location {uri!r} must not contain '..' or encoded separators")
+            raise PolicyViolationError(f"{what} {uri!r} must not contain '..' or encoded separators")
         parts.append(part)
     return parsed.scheme.lower(), parsed.netloc.lower(), parts
 
 
-def is_within(location: str, root: str) -> bool:
+def is_within(location: str, root: str, what: str = "artifact_location") -> bool:
     """True when ``location`` is ``root`` or below it (scheme, bucket and path segments compared)."""
-    scheme, netloc, parts = _normalized(location)
-    root_scheme, root_netloc, root_parts = _normalized(root)
+    scheme, netloc, parts = _normalized(location, what)
+    root_scheme, root_netloc, root_parts = _normalized(root, what)
     return (scheme, netloc) == (root_scheme, root_netloc) and parts[: len(root_parts)] == root_parts
 
 
@@ -114,6 +124,33 @@ def check_artifact_location(location: str, root: str, *, is_admin: bool, auth_en
             f"artifact_location {location!r} is outside this server's artifact store ({root or 'not configured'}): "
             "omit it, or choose a location under that root"
         )
+
+
+def check_model_version_source(source: str, run_artifact_uri: str | None) -> None:
+    """Raise :class:`PolicyViolationError` unless ``source`` is a source this server may serve files from.
+
+    ``run_artifact_uri`` is the artifact URI of the run the request names as ``run_id`` (None without one).
+    """
+    if not source or _SAFE_SOURCE.search(source) or source in PROMPT_SOURCE_PLACEHOLDERS:
+        return
+    if run_artifact_uri and urllib.parse.urlsplit(source).scheme and is_within(source, run_artifact_uri, "source"):
+        return
+    raise PolicyViolationError(
+        f"Invalid model version source: {source!r}. Register a model from runs:/<run id>/<path>, models:/<model "
+        "id> or mlflow-artifacts:/ URIs, or pass run_id with a source inside that run's artifact directory"
+    )
+
+
+def _run_artifact_uri(run_id: object) -> str | None:
+    if not isinstance(run_id, str) or not run_id:
+        return None
+    from mlflow.exceptions import MlflowException
+    from mlflow.server.handlers import _get_tracking_store
+
+    try:
+        return str(_get_tracking_store().get_run(run_id).info.artifact_uri)
+    except MlflowException:
+        return None
 
 
 def check_password(username: str, password: str) -> None:
@@ -171,6 +208,11 @@ def install(app: Flask, env: Mapping[str, str]) -> None:
                     check_artifact_location(
                         location, root, is_admin=auth_enabled and _sender_is_admin(), auth_enabled=auth_enabled
                     )
+            elif _CREATE_MODEL_VERSION.search(path):
+                fields = _request_fields()
+                source = fields.get("source")
+                if isinstance(source, str):
+                    check_model_version_source(source, _run_artifact_uri(fields.get("run_id")))
             elif auth_enabled and _USER_PASSWORD_ROUTES.search(path):
                 fields = _request_fields()
                 password = fields.get("password")

@@ -4,7 +4,7 @@ MLflow looks up request auth plugins in the ``mlflow.request_auth_provider`` ent
 the one whose ``get_name()`` equals ``MLFLOW_TRACKING_AUTH``. This package registers
 :class:`SigV4RequestAuthProvider` there under ``aws-sigv4``, so::
 
-    pip install "mlflow-sagemaker-constructs[client]"
+    pip install mlflow-sagemaker-client
     export MLFLOW_TRACKING_URI=https://abc123.execute-api.eu-west-1.amazonaws.com
     export MLFLOW_TRACKING_AUTH=aws-sigv4
 
@@ -24,8 +24,11 @@ AWS canonical percent-encoding so that what is sent is exactly what was signed, 
 made hashable: seekable files (artifact uploads) are hashed in place and rewound, other streams are
 read into memory. API Gateway verifies the payload hash, so ``UNSIGNED-PAYLOAD`` is never used.
 
+A redirect to another origin (scheme, host or port) never carries the signature or the session token:
+requests itself drops only ``Authorization``, so the plugin drops every ``x-amz-*`` header too.
+
 botocore is imported lazily: importing this module (which MLflow does for every installed plugin)
-never fails, and ``get_auth()`` explains how to install the missing extra.
+never fails, and ``get_auth()`` explains how to install what is missing.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ import re
 import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, unquote_to_bytes, urlsplit, urlunsplit
+from urllib.parse import quote, unquote_to_bytes, urljoin, urlsplit, urlunsplit
 
 from mlflow.exceptions import MlflowException
 from mlflow.tracking.request_auth.abstract_request_auth_provider import RequestAuthProvider
@@ -45,7 +48,7 @@ from requests.auth import AuthBase
 if TYPE_CHECKING:
     from botocore.credentials import Credentials, ReadOnlyCredentials
     from botocore.session import Session
-    from requests import PreparedRequest
+    from requests import PreparedRequest, Response
 
 __all__ = [
     "DEFAULT_SERVICE",
@@ -59,6 +62,7 @@ __all__ = [
     "resolve_credentials",
     "resolve_region",
     "resolve_service",
+    "strip_signature_on_cross_origin_redirect",
 ]
 
 _logger = logging.getLogger(__name__)
@@ -70,7 +74,7 @@ REGION_ENV = "MLFLOW_SIGV4_REGION"
 #: Overrides the signing service name.
 SERVICE_ENV = "MLFLOW_SIGV4_SERVICE"
 DEFAULT_SERVICE = "execute-api"
-INSTALL_HINT = 'pip install "mlflow-sagemaker-constructs[client]"'
+INSTALL_HINT = "pip install mlflow-sagemaker-client"
 
 # API Gateway HTTP APIs reject payloads above 10 MB; warn before the request is sent.
 _HTTP_API_MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
@@ -92,7 +96,7 @@ class SigV4AuthError(MlflowException):
 def _botocore_missing(exc: ImportError) -> SigV4AuthError:
     return SigV4AuthError(
         f"MLFLOW_TRACKING_AUTH={PROVIDER_NAME} needs botocore to sign requests, but it could not be "
-        f"imported ({exc}). Install the client extra: {INSTALL_HINT}"
+        f"imported ({exc}). Install the client: {INSTALL_HINT}"
     )
 
 
@@ -304,6 +308,35 @@ def _headers_to_sign(request: PreparedRequest) -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------------
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS.get(scheme)
+
+
+def strip_signature_on_cross_origin_redirect(response: Response, *args: Any, **kwargs: Any) -> Response:
+    """``requests`` response hook: drop the signing headers before a redirect leaves the signed origin.
+
+    requests follows a redirect by copying the request it sent (``response.request``), headers included;
+    for a new host it strips only ``Authorization``, so the session token (``X-Amz-Security-Token``) and
+    every other ``x-amz-*`` header would reach the redirect's target. This hook runs before the copy is
+    made and removes them, with ``Authorization``, when the target's scheme, host or port differs. A
+    signature is bound to one host, so nothing useful is lost: the target cannot verify it anyway.
+    """
+    request = response.request
+    location = response.headers.get("location")
+    if not response.is_redirect or not location or request is None or not request.url:
+        return response
+    if _origin(urljoin(request.url, location)) != _origin(request.url):
+        for name in [name for name in request.headers if name.lower().startswith("x-amz-")]:
+            del request.headers[name]
+        request.headers.pop("Authorization", None)
+    return response
+
+
 class AwsSigV4Auth(AuthBase):
     """``requests`` auth that signs each request with SigV4 using botocore.
 
@@ -368,6 +401,9 @@ class AwsSigV4Auth(AuthBase):
             value = aws_request.headers.get(name)
             if value is not None:
                 r.headers[name] = value
+        # Hooks travel with the request into every redirect requests follows, so each hop is checked.
+        if strip_signature_on_cross_origin_redirect not in r.hooks["response"]:
+            r.register_hook("response", strip_signature_on_cross_origin_redirect)  # type: ignore[no-untyped-call]
         return r
 
 

@@ -1,11 +1,10 @@
 """The ``aws-sigv4`` MLflow request auth plugin against an independent SigV4 verifier.
 
 A real ``mlflow server`` (SQLite, local artifact store, one worker) runs behind a reverse proxy on
-127.0.0.1 that plays API Gateway's IAM authorizer: it recomputes every signature from the raw request
-it received, with its own copy of the secret keys and its own hashlib/hmac implementation of SigV4,
-and answers 403 unless the signature, the credential scope, the session token and the clock all check
-out. Only then is the request forwarded to MLflow. The verifier never uses botocore, so a bug shared by
-the plugin and botocore's canonicalization would still be caught.
+127.0.0.1 that plays API Gateway's IAM authorizer (``sigv4_verifier.py``): it recomputes every signature
+from the raw request it received, with its own hashlib/hmac implementation of SigV4, and answers 403
+unless the signature, the credential scope, the session token and the clock all check out. Only then is
+the request forwarded to MLflow.
 """
 
 from __future__ import annotations
@@ -13,25 +12,15 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-import hmac
-import http.client
 import importlib.metadata
 import io
-import json
 import os
-import re
-import signal
-import socket
-import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import quote, unquote_to_bytes
 
 import botocore.auth
 import mlflow
@@ -44,157 +33,12 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking._tracking_service.utils import _use_tracking_uri
 from mlflow.tracking.request_auth.abstract_request_auth_provider import RequestAuthProvider
 
-from mlflow_sagemaker_constructs.client import sigv4_auth
-from mlflow_sagemaker_constructs.client.sigv4_auth import (
-    AwsSigV4Auth,
-    SigV4AuthError,
-    SigV4RequestAuthProvider,
-)
+from mlflow_sagemaker_client.auth import sigv4
+from mlflow_sagemaker_client.auth.sigv4 import AwsSigV4Auth, SigV4AuthError, SigV4RequestAuthProvider
+from tests.client.auth.sigv4_verifier import KNOWN, REGION, ROLE, SERVICE, USER, Identity, SigV4Proxy, Verifier
+from tests.harness.mlflow_server import MlflowServer, running_mlflow_server
 
 pytestmark = pytest.mark.xdist_group("sigv4")
-
-REGION = "eu-west-1"
-SERVICE = "execute-api"
-MAX_SKEW = dt.timedelta(minutes=5)
-
-
-@dataclass(frozen=True)
-class Identity:
-    access_key: str
-    secret_key: str
-    token: str | None
-
-
-ROLE = Identity("ASIASIGV4TESTROLE", "role/secret+key=with/odd+chars", "session-token-for-the-role")
-USER = Identity("AKIASIGV4TESTUSER", "user-secret-key", None)
-KNOWN = {identity.access_key: identity for identity in (ROLE, USER)}
-
-
-# ---------------------------------------------------------------------------------------------------
-# Independent SigV4 verifier (hashlib and hmac only)
-# ---------------------------------------------------------------------------------------------------
-
-_AUTHORIZATION = re.compile(
-    r"^AWS4-HMAC-SHA256 Credential=(?P<credential>[^,\s]+),\s*SignedHeaders=(?P<signed>[^,\s]+),"
-    r"\s*Signature=(?P<signature>[0-9a-f]{64})$"
-)
-_UNRESERVED = "-_.~"
-
-
-def _uri_encode(raw: bytes | str) -> str:
-    return quote(raw, safe=_UNRESERVED)
-
-
-def _canonical_uri(raw_path: str) -> str:
-    """RFC 3986 normalization (dot segments, repeated slashes), then each segment encoded twice."""
-    segments: list[str] = []
-    for segment in raw_path.split("/"):
-        if segment in ("", "."):
-            continue
-        if segment == "..":
-            if segments:
-                segments.pop()
-            continue
-        segments.append(_uri_encode(_uri_encode(unquote_to_bytes(segment))))
-    uri = "/" + "/".join(segments)
-    if raw_path.endswith("/") and segments:
-        uri += "/"
-    return uri
-
-
-def _canonical_query(raw_query: str) -> str:
-    pairs = []
-    for pair in raw_query.split("&"):
-        if not pair:
-            continue
-        key, _, value = pair.partition("=")
-        decoded_key = unquote_to_bytes(key.replace("+", " "))
-        decoded_value = unquote_to_bytes(value.replace("+", " "))
-        pairs.append((_uri_encode(decoded_key), _uri_encode(decoded_value)))
-    return "&".join(f"{key}={value}" for key, value in sorted(pairs))
-
-
-def _hmac(key: bytes, message: str) -> bytes:
-    return hmac.new(key, message.encode(), hashlib.sha256).digest()
-
-
-@dataclass
-class Verifier:
-    """Checks a raw HTTP request the way API Gateway's IAM authorization does."""
-
-    identities: dict[str, Identity]
-    region: str
-    service: str
-    now: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
-
-    def verify(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes) -> str | None:
-        """None when the request is authentic, otherwise why it is rejected."""
-        by_name: dict[str, list[str]] = {}
-        for name, value in headers:
-            by_name.setdefault(name.lower(), []).append(value)
-        authorization = by_name.get("authorization", [])
-        if len(authorization) != 1:
-            return "missing Authorization header"
-        match = _AUTHORIZATION.match(authorization[0].strip())
-        if not match:
-            return "malformed Authorization header"
-        credential = match["credential"].split("/")
-        if len(credential) != 5:
-            return "malformed credential"
-        access_key, date, region, service, terminator = credential
-        identity = self.identities.get(access_key)
-        if identity is None:
-            return "unknown access key"
-
-        amz_date = by_name.get("x-amz-date", [""])[0]
-        try:
-            signed_at = dt.datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
-        except ValueError:
-            return "missing or malformed X-Amz-Date"
-        if abs(self.now() - signed_at) > MAX_SKEW:
-            return "signature expired"
-        if (date, region, service, terminator) != (amz_date[:8], self.region, self.service, "aws4_request"):
-            return "wrong credential scope"
-
-        if identity.token is not None and by_name.get("x-amz-security-token") != [identity.token]:
-            return "invalid security token"
-
-        signed = match["signed"].split(";")
-        if signed != sorted(set(signed)) or not {"host", "x-amz-date"} <= set(signed):
-            return "host and x-amz-date must be signed"
-        if any(name not in by_name for name in signed):
-            return "a signed header is missing"
-
-        path, _, query = target.partition("?")
-        canonical_headers = "".join(
-            f"{name}:{','.join(' '.join(value.split()) for value in by_name[name])}\n" for name in signed
-        )
-        canonical_request = "\n".join(
-            [
-                method.upper(),
-                _canonical_uri(path),
-                _canonical_query(query),
-                canonical_headers,
-                match["signed"],
-                hashlib.sha256(body).hexdigest(),
-            ]
-        )
-        scope = f"{date}/{region}/{service}/aws4_request"
-        string_to_sign = "\n".join(
-            [
-                "AWS4-HMAC-SHA256",
-                amz_date,
-                scope,
-                hashlib.sha256(canonical_request.encode()).hexdigest(),
-            ]
-        )
-        key = _hmac(f"AWS4{identity.secret_key}".encode(), date)
-        for part in (region, service, "aws4_request"):
-            key = _hmac(key, part)
-        expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, match["signature"]):
-            return "signature mismatch"
-        return None
 
 
 @pytest.mark.parametrize(
@@ -222,246 +66,14 @@ def test_verifier_accepts_the_aws_test_suite_vectors(target: str, signature: str
 
 
 # ---------------------------------------------------------------------------------------------------
-# Reverse proxy in front of MLflow
-# ---------------------------------------------------------------------------------------------------
-
-_HOP_BY_HOP = {
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "content-length",
-    "host",
-}
-
-
-@dataclass(frozen=True)
-class Outcome:
-    method: str
-    target: str
-    status: int
-    reason: str | None
-    access_key: str | None
-
-
-class SigV4Proxy(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, verifier: Verifier, upstream_port: int) -> None:
-        super().__init__(("127.0.0.1", 0), _ProxyHandler)
-        self.verifier = verifier
-        self.upstream_port = upstream_port
-        self.outcomes: list[Outcome] = []
-        self._lock = threading.Lock()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def record(self, outcome: Outcome) -> None:
-        with self._lock:
-            self.outcomes.append(outcome)
-
-    def take(self) -> list[Outcome]:
-        with self._lock:
-            taken, self.outcomes = self.outcomes, []
-        return taken
-
-
-class _ProxyHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: SigV4Proxy
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        self._handle()
-
-    def do_HEAD(self) -> None:
-        self._handle()
-
-    def do_POST(self) -> None:
-        self._handle()
-
-    def do_PUT(self) -> None:
-        self._handle()
-
-    def do_PATCH(self) -> None:
-        self._handle()
-
-    def do_DELETE(self) -> None:
-        self._handle()
-
-    def _read_body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks: list[bytes] = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-
-    def _reply(self, status: int, body: bytes, headers: list[tuple[str, str]]) -> None:
-        self.send_response(status)
-        for name, value in headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def _handle(self) -> None:
-        body = self._read_body()
-        headers = list(self.headers.items())
-        reason = self.server.verifier.verify(self.command, self.path, headers, body)
-        credential = re.search(r"Credential=([^/\s]+)/", self.headers.get("Authorization", ""))
-        access_key = credential.group(1) if credential else None
-        if reason is not None:
-            self.server.record(Outcome(self.command, self.path, 403, reason, access_key))
-            payload = json.dumps({"message": f"Forbidden: {reason}"}).encode()
-            self._reply(403, payload, [("Content-Type", "application/json")])
-            return
-        if self.path.startswith("/_echo"):
-            # What the proxy received, for tests of how bodies, paths and queries go over the wire.
-            echo = {
-                "method": self.command,
-                "target": self.path,
-                "body_sha256": hashlib.sha256(body).hexdigest(),
-                "body_length": len(body),
-                "chunked": "chunked" in self.headers.get("Transfer-Encoding", ""),
-                "content_type": self.headers.get("Content-Type"),
-            }
-            self.server.record(Outcome(self.command, self.path, 200, None, access_key))
-            self._reply(200, json.dumps(echo).encode(), [("Content-Type", "application/json")])
-            return
-
-        forwarded = [(name, value) for name, value in headers if name.lower() not in _HOP_BY_HOP]
-        upstream = http.client.HTTPConnection("127.0.0.1", self.server.upstream_port, timeout=120)
-        try:
-            upstream.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
-            # MLflow's host-header check accepts loopback addresses.
-            upstream.putheader("Host", f"127.0.0.1:{self.server.upstream_port}")
-            for name, value in forwarded:
-                upstream.putheader(name, value)
-            upstream.putheader("Content-Length", str(len(body)))
-            upstream.endheaders(body)
-            response = upstream.getresponse()
-            content = response.read()
-            status = response.status
-            response_headers = [
-                (name, value) for name, value in response.getheaders() if name.lower() not in _HOP_BY_HOP
-            ]
-        finally:
-            upstream.close()
-        self.server.record(Outcome(self.command, self.path, status, None, access_key))
-        self._reply(status, content, response_headers)
-
-
-# ---------------------------------------------------------------------------------------------------
 # Fixtures
 # ---------------------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@dataclass(frozen=True)
-class MlflowServer:
-    url: str
-    port: int
-    artifacts: Path
-
-
-def _start_mlflow_server(root: Path, artifacts: Path, port: int) -> subprocess.Popen[bytes] | None:
-    """Start ``mlflow server`` and wait until it is healthy; None if it exited (e.g. port taken)."""
-    env = {
-        name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "MLFLOW_", "PYTEST_", "COV_"))
-    }
-    env |= {
-        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "DO_NOT_TRACK": "true",
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "server",
-        "--backend-store-uri",
-        f"sqlite:///{root / 'mlflow.db'}",
-        "--artifacts-destination",
-        str(artifacts),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        # More than one uvicorn worker stalls each request by ~40 ms without uvloop.
-        "--workers",
-        "1",
-    ]
-    log_path = root / "server.log"
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    deadline = time.monotonic() + 180
-    while process.poll() is None:
-        try:
-            healthy = requests.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200
-        except requests.RequestException:
-            healthy = False
-        if healthy and process.poll() is None:
-            return process
-        if time.monotonic() > deadline:
-            _stop(process)
-            pytest.fail(f"mlflow server did not become healthy:\n{log_path.read_text()}")
-        time.sleep(0.25)
-    _stop(process)
-    return None
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop the server and the uvicorn worker it forked: both are in the session it leads."""
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=20)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)  # whatever outlived the graceful stop
-    process.wait(timeout=20)
-
-
 @pytest.fixture(scope="module")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
-    """``mlflow server`` on 127.0.0.1 with SQLite and proxied local artifacts, started once per module."""
-    root = tmp_path_factory.mktemp("mlflow-server")
-    artifacts = root / "artifacts"
-    for _attempt in range(3):  # a free port can be taken before the server binds it
-        port = _free_port()
-        process = _start_mlflow_server(root, artifacts, port)
-        if process is not None:
-            break
-    else:
-        pytest.fail(f"mlflow server did not start:\n{(root / 'server.log').read_text()}")
-    try:
-        yield MlflowServer(f"http://127.0.0.1:{port}", port, artifacts)
-    finally:
-        _stop(process)
+    with running_mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -526,7 +138,7 @@ def plugin_enabled(monkeypatch: pytest.MonkeyPatch, signing_env: None) -> None:
 def test_entry_point_is_discoverable_and_registered_with_mlflow(signing_env: None) -> None:
     entry_points = importlib.metadata.entry_points(group="mlflow.request_auth_provider")
     (entry_point,) = [ep for ep in entry_points if ep.name == "aws-sigv4"]
-    assert entry_point.value == "mlflow_sagemaker_constructs.client.sigv4_auth:SigV4RequestAuthProvider"
+    assert entry_point.value == "mlflow_sagemaker_client.auth.sigv4:SigV4RequestAuthProvider"
     provider_class = entry_point.load()
     assert provider_class is SigV4RequestAuthProvider
     assert issubclass(provider_class, RequestAuthProvider)
@@ -573,7 +185,7 @@ def test_entry_point_is_discoverable_and_registered_with_mlflow(signing_env: Non
 def test_region_resolution(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], url: str, expected: str) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    assert sigv4_auth.resolve_region(url) == expected
+    assert sigv4.resolve_region(url) == expected
 
 
 def test_region_from_the_active_profile(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -581,18 +193,18 @@ def test_region_from_the_active_profile(monkeypatch: pytest.MonkeyPatch, tmp_pat
     config.write_text("[profile analytics]\nregion = sa-east-1\n")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
     monkeypatch.setenv("AWS_PROFILE", "analytics")
-    assert sigv4_auth.resolve_region("https://mlflow.example.com") == "sa-east-1"
+    assert sigv4.resolve_region("https://mlflow.example.com") == "sa-east-1"
 
 
 def test_missing_region_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(SigV4AuthError, match=r"Set MLFLOW_SIGV4_REGION \(or AWS_REGION\)"):
-        sigv4_auth.resolve_region("https://mlflow.example.com")
+        sigv4.resolve_region("https://mlflow.example.com")
 
 
 def test_service_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert sigv4_auth.resolve_service() == "execute-api"
+    assert sigv4.resolve_service() == "execute-api"
     monkeypatch.setenv("MLFLOW_SIGV4_SERVICE", "lambda")
-    assert sigv4_auth.resolve_service() == "lambda"
+    assert sigv4.resolve_service() == "lambda"
 
 
 def test_missing_credentials_error_is_actionable(proxy: SigV4Proxy, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -612,12 +224,12 @@ def test_missing_botocore_error_tells_how_to_install(monkeypatch: pytest.MonkeyP
         monkeypatch.setitem(sys.modules, name, None)
     with pytest.raises(SigV4AuthError) as error:
         SigV4RequestAuthProvider().get_auth()
-    assert 'pip install "mlflow-sagemaker-constructs[client]"' in str(error.value)
+    assert "pip install mlflow-sagemaker-client" in str(error.value)
 
 
 def test_url_is_rewritten_to_aws_canonical_encoding() -> None:
     url = "http://h:8080/a b/c%2Fd/%7Ex?name=my+exp&plus=%2B&blank&&utf=%C3%A9#frag"
-    assert sigv4_auth._canonical_url(url) == ("http://h:8080/a%20b/c%2Fd/~x?name=my%20exp&plus=%2B&blank=&utf=%C3%A9")
+    assert sigv4._canonical_url(url) == ("http://h:8080/a%20b/c%2Fd/~x?name=my%20exp&plus=%2B&blank=&utf=%C3%A9")
 
 
 def test_seekable_file_body_is_hashed_in_place_and_rewound(signing_env: None) -> None:
@@ -881,3 +493,132 @@ def test_refreshable_credentials_are_refreshed_for_each_request(proxy: SigV4Prox
     outcomes = proxy.take()
     assert [o.access_key for o in outcomes] == issued[1:]
     assert {o.access_key for o in outcomes} == {USER.access_key, ROLE.access_key}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Redirects: credentials must not follow a request to another host
+# ---------------------------------------------------------------------------------------------------
+
+
+class _Recorder(ThreadingHTTPServer):
+    """An HTTP server that records the headers of every request and answers ``{}``."""
+
+    daemon_threads = True
+
+    def __init__(self, host: str) -> None:
+        super().__init__((host, 0), _RecordingHandler)
+        self.host = host
+        self.received: list[dict[str, str]] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.server_address[1]}"
+
+
+class _RecordingHandler(BaseHTTPRequestHandler):
+    server: _Recorder
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.do_GET()
+
+    def do_GET(self) -> None:
+        self.server.received.append({name.lower(): value for name, value in self.headers.items()})
+        body = b"{}"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class _Redirector(ThreadingHTTPServer):
+    """Answers every request with a 307 to the same path on ``target``."""
+
+    daemon_threads = True
+
+    def __init__(self, target: str) -> None:
+        super().__init__(("127.0.0.1", 0), _RedirectHandler)
+        self.target = target
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _RedirectHandler(BaseHTTPRequestHandler):
+    server: _Redirector
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.do_GET()
+
+    def do_GET(self) -> None:
+        self.send_response(307)
+        self.send_header("Location", f"{self.server.target}{self.path}")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+@contextlib.contextmanager
+def _serving(server: ThreadingHTTPServer) -> Iterator[None]:
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def cross_host_redirect() -> Iterator[tuple[_Redirector, _Recorder]]:
+    """A server on 127.0.0.1 that redirects to a second host, 127.0.0.2, which records what it receives."""
+    recorder = _Recorder("127.0.0.2")
+    redirector = _Redirector(recorder.url)
+    with _serving(recorder), _serving(redirector):
+        yield redirector, recorder
+
+
+def _leaked(received: list[dict[str, str]]) -> list[str]:
+    return sorted(
+        {name for headers in received for name in headers if name.startswith("x-amz-") or name == "authorization"}
+    )
+
+
+def test_signature_and_session_token_do_not_follow_a_cross_host_redirect(
+    cross_host_redirect: tuple[_Redirector, _Recorder], signing_env: None
+) -> None:
+    redirector, recorder = cross_host_redirect
+    response = requests.get(f"{redirector.url}/api/2.0/mlflow/experiments/search", auth=AwsSigV4Auth(), timeout=30)
+    assert response.status_code == 200
+    assert response.url.startswith(recorder.url), "the redirect was followed"
+    assert len(recorder.received) == 1
+    assert _leaked(recorder.received) == [], f"credentials sent to another host: {recorder.received}"
+
+
+def test_mlflow_client_does_not_leak_credentials_on_a_cross_host_redirect(
+    cross_host_redirect: tuple[_Redirector, _Recorder], plugin_enabled: None
+) -> None:
+    redirector, recorder = cross_host_redirect
+    assert MlflowClient(tracking_uri=redirector.url).search_experiments() == []
+    assert recorder.received, "MLflow followed the redirect"
+    assert _leaked(recorder.received) == [], f"credentials sent to another host: {recorder.received}"
+
+
+def test_same_host_redirect_keeps_the_signing_headers(signing_env: None) -> None:
+    """Only a change of host (or scheme or port) strips them; a same-origin redirect is left to requests."""
+    recorder = _Recorder("127.0.0.1")
+    with _serving(recorder):
+        target = recorder.url
+        response = requests.get(target, auth=AwsSigV4Auth(), timeout=30)
+    assert response.status_code == 200
+    assert "x-amz-security-token" in recorder.received[0]
+    assert "authorization" in recorder.received[0]
