@@ -148,7 +148,7 @@ def _run_artifact_uri(run_id: object) -> str | None:
     from mlflow.server.handlers import _get_tracking_store
 
     try:
-        return str(_get_tracking_store().get_run(run_id).info.artifact_uri)
+        return str(_get_tracking_store().get_run(run_id).info.artifact_uri)  # type: ignore[no-untyped-call]
     except MlflowException:
         return None
 
