@@ -235,9 +235,9 @@ TomlFile(
             "name": CLIENT_DISTRIBUTION,
             "version": VERSION,
             "description": (
-                "MLflow client side of mlflow-sagemaker-constructs: the aws-sigv4 request-auth plugin for an "
-                "IAM-authorized API Gateway, and mlflow-sagemaker-package to turn MLflow models into "
-                "SageMaker model data. No aws-cdk-lib, no jsii."
+                "MLflow client side of mlflow-sagemaker-constructs: the aws-iam request-auth plugin (your IAM "
+                "principal is your MLflow user; SigV4 for an IAM-authorized API Gateway too), aws-sigv4, and "
+                "mlflow-sagemaker-package to turn MLflow models into SageMaker model data. No aws-cdk-lib, no jsii."
             ),
             "readme": "README.pypi.md",
             "requires-python": ">=3.11",
@@ -266,6 +266,7 @@ TomlFile(
             "entry-points": {
                 "mlflow.request_auth_provider": {
                     "aws-sigv4": f"{CLIENT_MODULE}.auth.sigv4:SigV4RequestAuthProvider",
+                    "aws-iam": f"{CLIENT_MODULE}.auth.iam_token:IamTokenRequestAuthProvider",
                 },
             },
         },

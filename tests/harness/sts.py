@@ -8,10 +8,12 @@ everything after that is signed with real emulator keys, as on AWS.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import re
 import secrets
+import socket
 from typing import Any
 
 from mlflow_sagemaker_constructs.tracking_server.server.iam_tokens import (
@@ -151,3 +153,81 @@ def mint_token(keys: Keys, *, sts_endpoint: str, audience: str, region: str = RE
 
 def random_session() -> str:
     return f"session-{secrets.token_hex(3)}"
+
+
+class StsRelay:
+    """The STS endpoint a server under test is configured with: relays to the emulator, or misbehaves.
+
+    ``mode`` is ``"relay"`` (forward, keeping the signed ``Host``), ``"hang"`` (accept and never answer,
+    a slow STS), ``"drop"`` (close the connection unanswered) or ``"error"`` (HTTP 500). Counts what it saw.
+    """
+
+    def __init__(self, upstream: StsServer) -> None:
+        import http.server
+        import threading
+
+        relay = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                relay.requests += 1
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if relay.mode == "hang":
+                    relay.release.wait(120)
+                    self.close_connection = True
+                    return
+                if relay.mode == "drop":
+                    self.close_connection = True
+                    with contextlib.suppress(OSError):
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if relay.mode == "error":
+                    self._answer(500, b"internal error", "text/plain")
+                    return
+                status, content, content_type = relay.forward(dict(self.headers.items()), body)
+                self._answer(status, content, content_type)
+
+            def _answer(self, status: int, content: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.upstream = upstream
+        self.mode = "relay"
+        self.requests = 0
+        self.release = threading.Event()
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="sts-relay", daemon=True)
+        self._thread.start()
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def forward(self, headers: dict[str, str], body: bytes) -> tuple[int, bytes, str]:
+        import http.client
+
+        connection = http.client.HTTPConnection("127.0.0.1", self.upstream.port, timeout=30)
+        try:
+            # skip_host: the Host header is the relay's, as signed, and moto checks the signature with it.
+            connection.putrequest("POST", "/", skip_host=True, skip_accept_encoding=True)
+            for name, value in headers.items():
+                if name.lower() not in ("connection", "content-length"):
+                    connection.putheader(name, value)
+            connection.putheader("Content-Length", str(len(body)))
+            connection.endheaders(body)
+            response = connection.getresponse()
+            return response.status, response.read(), response.getheader("Content-Type") or "text/xml"
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self.release.set()
+        self._server.shutdown()
+        self._server.server_close()

@@ -9,7 +9,6 @@ the request forwarded to MLflow.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import importlib.metadata
@@ -18,7 +17,6 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, cast
 
@@ -35,6 +33,7 @@ from mlflow.tracking.request_auth.abstract_request_auth_provider import RequestA
 
 from mlflow_sagemaker_client.auth import sigv4
 from mlflow_sagemaker_client.auth.sigv4 import AwsSigV4Auth, SigV4AuthError, SigV4RequestAuthProvider
+from tests.client.auth.redirects import Recorder, Redirector, serving
 from tests.client.auth.sigv4_verifier import KNOWN, REGION, ROLE, SERVICE, USER, Identity, SigV4Proxy, Verifier
 from tests.harness.mlflow_server import MlflowServer, running_mlflow_server
 
@@ -500,93 +499,6 @@ def test_refreshable_credentials_are_refreshed_for_each_request(proxy: SigV4Prox
 # ---------------------------------------------------------------------------------------------------
 
 
-class _Recorder(ThreadingHTTPServer):
-    """An HTTP server that records the headers of every request and answers ``{}``."""
-
-    daemon_threads = True
-
-    def __init__(self, host: str) -> None:
-        super().__init__((host, 0), _RecordingHandler)
-        self.host = host
-        self.received: list[dict[str, str]] = []
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.server_address[1]}"
-
-
-class _RecordingHandler(BaseHTTPRequestHandler):
-    server: _Recorder
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.do_GET()
-
-    def do_GET(self) -> None:
-        self.server.received.append({name.lower(): value for name, value in self.headers.items()})
-        body = b"{}"
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
-class _Redirector(ThreadingHTTPServer):
-    """Answers every request with a 307 to the same path on ``target``."""
-
-    daemon_threads = True
-
-    def __init__(self, target: str) -> None:
-        super().__init__(("127.0.0.1", 0), _RedirectHandler)
-        self.target = target
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _RedirectHandler(BaseHTTPRequestHandler):
-    server: _Redirector
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.do_GET()
-
-    def do_GET(self) -> None:
-        self.send_response(307)
-        self.send_header("Location", f"{self.server.target}{self.path}")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-
-@contextlib.contextmanager
-def _serving(server: ThreadingHTTPServer) -> Iterator[None]:
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-
-
-@pytest.fixture
-def cross_host_redirect() -> Iterator[tuple[_Redirector, _Recorder]]:
-    """A server on 127.0.0.1 that redirects to a second host, 127.0.0.2, which records what it receives."""
-    recorder = _Recorder("127.0.0.2")
-    redirector = _Redirector(recorder.url)
-    with _serving(recorder), _serving(redirector):
-        yield redirector, recorder
-
-
 def _leaked(received: list[dict[str, str]]) -> list[str]:
     return sorted(
         {name for headers in received for name in headers if name.startswith("x-amz-") or name == "authorization"}
@@ -594,7 +506,7 @@ def _leaked(received: list[dict[str, str]]) -> list[str]:
 
 
 def test_signature_and_session_token_do_not_follow_a_cross_host_redirect(
-    cross_host_redirect: tuple[_Redirector, _Recorder], signing_env: None
+    cross_host_redirect: tuple[Redirector, Recorder], signing_env: None
 ) -> None:
     redirector, recorder = cross_host_redirect
     response = requests.get(f"{redirector.url}/api/2.0/mlflow/experiments/search", auth=AwsSigV4Auth(), timeout=30)
@@ -605,7 +517,7 @@ def test_signature_and_session_token_do_not_follow_a_cross_host_redirect(
 
 
 def test_mlflow_client_does_not_leak_credentials_on_a_cross_host_redirect(
-    cross_host_redirect: tuple[_Redirector, _Recorder], plugin_enabled: None
+    cross_host_redirect: tuple[Redirector, Recorder], plugin_enabled: None
 ) -> None:
     redirector, recorder = cross_host_redirect
     assert MlflowClient(tracking_uri=redirector.url).search_experiments() == []
@@ -615,8 +527,8 @@ def test_mlflow_client_does_not_leak_credentials_on_a_cross_host_redirect(
 
 def test_same_host_redirect_keeps_the_signing_headers(signing_env: None) -> None:
     """Only a change of host (or scheme or port) strips them; a same-origin redirect is left to requests."""
-    recorder = _Recorder("127.0.0.1")
-    with _serving(recorder):
+    recorder = Recorder("127.0.0.1")
+    with serving(recorder):
         target = recorder.url
         response = requests.get(target, auth=AwsSigV4Auth(), timeout=30)
     assert response.status_code == 200

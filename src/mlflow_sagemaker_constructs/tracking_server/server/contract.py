@@ -47,9 +47,11 @@ AUTH_ADMIN_PASSWORD = "MLFLOW_AUTH_ADMIN_PASSWORD"  # secret (JSON field "passwo
 AUTH_DEFAULT_PERMISSION = "MLFLOW_AUTH_DEFAULT_PERMISSION"  # READ, EDIT, MANAGE or NO_PERMISSIONS
 AUTH_CACHE_TTL_SECONDS = "MLFLOW_AUTH_CACHE_TTL_SECONDS"
 FLASK_SECRET_KEY = "MLFLOW_FLASK_SERVER_SECRET_KEY"  # secret, identical on every task
-# IAM principals as MLflow users (on top of basic-auth, which stays for the admin and password users):
-# set an audience to turn it on. Clients send a signed sts:GetCallerIdentity request (iam_tokens.py).
-AUTH_IAM_AUDIENCE = "MLFLOW_AUTH_IAM_AUDIENCE"
+# IAM principals as MLflow users (on top of basic-auth, which stays for the admin and password users).
+# Clients send a signed sts:GetCallerIdentity request whose signed audience is the host they address
+# (iam_tokens.py); the server accepts the audiences listed here, by default its allowed hosts.
+AUTH_IAM_ENABLED = "MLFLOW_AUTH_IAM_ENABLED"
+AUTH_IAM_AUDIENCES = "MLFLOW_AUTH_IAM_AUDIENCES"  # comma-separated; default: ALLOWED_HOSTS without wildcards
 AUTH_IAM_PRINCIPALS = "MLFLOW_AUTH_IAM_PRINCIPALS"  # JSON list of mapping rules (principals.py)
 # The STS endpoint tokens are signed for and verified at. Default: https://sts.<AWS_REGION>.amazonaws.com
 AUTH_IAM_STS_ENDPOINT = "MLFLOW_AUTH_IAM_STS_ENDPOINT"

@@ -145,7 +145,7 @@ class Settings:
     s3_read_timeout_seconds: int
     s3_max_attempts: int
     scratch_dir: str
-    iam_audience: str | None = None
+    iam_audiences: frozenset[str] = frozenset()
 
 
 def _get(env: Mapping[str, str], name: str) -> str | None:
@@ -338,32 +338,38 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         ),
         s3_max_attempts=_get_int(env, contract.S3_MAX_ATTEMPTS, contract.DEFAULT_S3_MAX_ATTEMPTS, minimum=1),
         scratch_dir=_get(env, contract.SCRATCH_DIR) or contract.DEFAULT_SCRATCH_DIR,
-        iam_audience=load_iam_settings(env, auth_enabled),
+        iam_audiences=load_iam_settings(env, auth_enabled),
     )
 
 
-def load_iam_settings(env: Mapping[str, str], auth_enabled: bool) -> str | None:
-    """Validate the IAM authentication settings; return the audience, or None when IAM tokens are off."""
-    audience = _get(env, contract.AUTH_IAM_AUDIENCE)
-    if audience is None:
-        for name in (contract.AUTH_IAM_PRINCIPALS, contract.AUTH_IAM_STS_ENDPOINT):
-            if _get(env, name) is not None:
-                raise ConfigError(f"{name} is set but {contract.AUTH_IAM_AUDIENCE} is not: set both, or neither.")
-        return None
-    if not auth_enabled:
-        raise ConfigError(
-            f"{contract.AUTH_IAM_AUDIENCE} needs {contract.AUTH_ENABLED}=true (IAM users are MLflow users)."
-        )
-    from .iam_authentication import check_sts_endpoint, sts_endpoint
+def load_iam_settings(env: Mapping[str, str], auth_enabled: bool) -> frozenset[str]:
+    """Validate the IAM authentication settings; return the accepted audiences (empty when IAM is off)."""
+    from .iam_authentication import audiences, check_sts_endpoint, sts_endpoint
     from .principals import MappingConfigError, parse_rules
 
+    iam_names = (contract.AUTH_IAM_PRINCIPALS, contract.AUTH_IAM_STS_ENDPOINT, contract.AUTH_IAM_AUDIENCES)
+    if not _get_bool(env, contract.AUTH_IAM_ENABLED, False):
+        for name in iam_names:
+            if _get(env, name) is not None:
+                raise ConfigError(f"{name} is set but {contract.AUTH_IAM_ENABLED} is not true: set both, or neither.")
+        return frozenset()
+    if not auth_enabled:
+        raise ConfigError(
+            f"{contract.AUTH_IAM_ENABLED}=true needs {contract.AUTH_ENABLED}=true (IAM users are MLflow users)."
+        )
     try:
         parse_rules(_get(env, contract.AUTH_IAM_PRINCIPALS) or "[]")
         check_sts_endpoint(sts_endpoint(env))
     except (MappingConfigError, ValueError) as exc:
         raise ConfigError(f"{contract.AUTH_IAM_PRINCIPALS} / {contract.AUTH_IAM_STS_ENDPOINT}: {exc}") from None
     _get_int(env, contract.AUTH_IAM_STS_TIMEOUT_SECONDS, contract.DEFAULT_AUTH_IAM_STS_TIMEOUT_SECONDS, minimum=1)
-    return audience
+    accepted = audiences(env)
+    if not accepted:
+        raise ConfigError(
+            f"{contract.AUTH_IAM_ENABLED}=true, but neither {contract.AUTH_IAM_AUDIENCES} nor {contract.ALLOWED_HOSTS} "
+            "names a host: IAM tokens carry the host the client addresses, so list this server's host names"
+        )
+    return accepted
 
 
 #: MLflow's public default passphrase for the AI Gateway's key encryption key (mlflow.utils.crypto).
@@ -926,7 +932,7 @@ def prepare_databases(settings: Settings) -> None:
     if auth is not None:
         with migration_lock(auth, timeout, "auth"):
             migrate_auth_schema(auth)
-            if settings.iam_audience:
+            if settings.iam_audiences:
                 create_iam_users_table(auth)
 
 

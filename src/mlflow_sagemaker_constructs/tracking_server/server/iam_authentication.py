@@ -11,7 +11,7 @@ from collections.abc import Mapping as EnvMapping
 from typing import TYPE_CHECKING, Any
 
 from . import contract
-from .iam_tokens import TokenError, Verifier, VerifierSettings
+from .iam_tokens import TokenError, Verifier, VerifierSettings, normalize_audience
 from .iam_users import Provisioner, UserDeletedError
 from .principals import Principal, Rule, map_principal, parse_rules
 
@@ -34,6 +34,16 @@ def sts_endpoint(env: EnvMapping[str, str]) -> str:
         )
     suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
     return f"https://sts.{region}.{suffix}"
+
+
+def enabled(env: EnvMapping[str, str]) -> bool:
+    return (env.get(contract.AUTH_IAM_ENABLED) or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def audiences(env: EnvMapping[str, str]) -> frozenset[str]:
+    """The audiences tokens may carry: ``AUTH_IAM_AUDIENCES``, else the allowed hosts (wildcards left out)."""
+    raw = (env.get(contract.AUTH_IAM_AUDIENCES) or "").strip() or (env.get(contract.ALLOWED_HOSTS) or "")
+    return frozenset(normalize_audience(value) for value in raw.split(",") if value.strip() and "*" not in value)
 
 
 def check_sts_endpoint(url: str) -> None:
@@ -64,7 +74,7 @@ class IamAuthenticator:
         endpoint = sts_endpoint(env)
         check_sts_endpoint(endpoint)
         settings = VerifierSettings(
-            audience=env[contract.AUTH_IAM_AUDIENCE],
+            audiences=audiences(env),
             sts_endpoint=endpoint,
             timeout_seconds=float(
                 env.get(contract.AUTH_IAM_STS_TIMEOUT_SECONDS) or contract.DEFAULT_AUTH_IAM_STS_TIMEOUT_SECONDS
@@ -74,13 +84,27 @@ class IamAuthenticator:
         ttl = float(env.get(contract.AUTH_CACHE_TTL_SECONDS) or contract.DEFAULT_AUTH_CACHE_TTL_SECONDS)
         return IamAuthenticator(Verifier(settings), rules, Provisioner(store), ttl)
 
+    def _still_exists(self, username: str) -> bool:
+        """Through the store's cached ``get_user`` (user_cache): a deletion on this worker shows at once."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.provisioner.store.get_user(username)
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
+            with self._lock:
+                self._users = {arn: entry for arn, entry in self._users.items() if entry[1] != username}
+            return False
+        return True
+
     def username_of(self, token: str) -> str:
         """The MLflow user name for ``token``; raises :class:`TokenError` with the status to answer."""
         identity = self.verifier.verify(token)
         now = time.monotonic()
         with self._lock:
             cached = self._users.get(identity.arn)
-        if cached is not None and cached[0] > now:
+        if cached is not None and cached[0] > now and self._still_exists(cached[1]):
             return cached[1]
         principal = Principal.from_arn(identity.arn)
         mapping = map_principal(self.rules, principal) if principal is not None else None
@@ -110,7 +134,7 @@ _authenticator: IamAuthenticator | None = None
 def install(env: EnvMapping[str, str] = os.environ) -> IamAuthenticator | None:
     """Set up this worker's authenticator when IAM tokens are on; provision the users exact rules name."""
     global _authenticator
-    if not (env.get(contract.AUTH_IAM_AUDIENCE) or "").strip():
+    if not enabled(env):
         _authenticator = None
         return None
     from mlflow.server import auth

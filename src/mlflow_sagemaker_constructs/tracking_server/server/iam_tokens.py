@@ -1,8 +1,10 @@
 """Verification of IAM tokens: signed ``sts:GetCallerIdentity`` requests that prove who the caller is.
 
 The pattern of HashiCorp Vault's AWS IAM auth method and aws-iam-authenticator. The client signs, with its own
-AWS credentials (botocore SigV4), a ``GetCallerIdentity`` request to this server's STS endpoint, with this
-server's audience in a signed header, and sends that request, unsent, in the ``X-Mlflow-Iam-Token`` header.
+AWS credentials (botocore SigV4), a ``GetCallerIdentity`` request to this server's STS endpoint, with an
+audience in a signed header, and sends that request, unsent, in the ``X-Mlflow-Iam-Token`` header. The
+audience is the host the client addresses (:func:`audience_of`); the server accepts only its own host
+names, so a token sent to another server (a malicious one, say) cannot be replayed here.
 The server checks it offline first (shape, action, host, audience signed and equal, freshness, size), then
 sends it to its own configured STS endpoint, never to a URL from the token. STS answers with the caller's
 ARN only if the signature is valid, so the token proves the caller holds those credentials, without
@@ -72,9 +74,27 @@ class CallerIdentity:
     user_id: str
 
 
+def audience_of(url: str) -> str:
+    """The audience of a request to ``url``: its host, and its port unless 80 or 443, lower-case.
+
+    The client plugin computes the same from each request's URL.
+    """
+    return normalize_audience(urllib.parse.urlsplit(url if "://" in url else f"//{url}").netloc)
+
+
+def normalize_audience(value: str) -> str:
+    """``host[:port]`` lower-case, without user info, a trailing dot, or port 80 or 443."""
+    host = value.strip().rsplit("@", 1)[-1].lower()
+    name, separator, port = host.rpartition(":")
+    if not separator or not port.isdigit() or name.count(":"):  # no port, or a bare IPv6 address
+        name, port = host, ""
+    name = name.rstrip(".")
+    return name if port in ("", "80", "443") else f"{name}:{port}"
+
+
 @dataclass(frozen=True)
 class VerifierSettings:
-    audience: str
+    audiences: frozenset[str]  # normalized (normalize_audience)
     sts_endpoint: str  # e.g. https://sts.eu-west-1.amazonaws.com
     timeout_seconds: float = 5.0
     max_cache_entries: int = 10_000
@@ -123,7 +143,10 @@ def check_request(request: SignedRequest, settings: VerifierSettings, now: float
     sts = urllib.parse.urlsplit(settings.sts_endpoint)
     url = urllib.parse.urlsplit(request.url)
     if (url.scheme, url.netloc.lower(), url.path or "/", url.query) != (sts.scheme, sts.netloc.lower(), "/", ""):
-        raise _unauthorized("the request was signed for another STS endpoint than this server's")
+        raise _unauthorized(
+            f"the request was signed for another STS endpoint than this server's ({sts.netloc}): set the client's "
+            "MLFLOW_IAM_STS_ENDPOINT or AWS_REGION to match"
+        )
     if urllib.parse.parse_qs(request.body, keep_blank_values=True) != _BODY:
         raise _unauthorized("the signed request is not sts:GetCallerIdentity")
     signed = _signed_headers(request.headers.get("authorization", ""))
@@ -133,8 +156,8 @@ def check_request(request: SignedRequest, settings: VerifierSettings, now: float
     # SigV4 signs the host of the URL (checked above); an explicit Host header may only repeat it.
     if request.headers.get("host", sts.netloc).lower() != sts.netloc.lower():
         raise _unauthorized("the signed host is not this server's STS endpoint")
-    if request.headers.get(AUDIENCE_HEADER.lower()) != settings.audience:
-        raise _unauthorized("the token was made for another MLflow server (audience)")
+    if normalize_audience(request.headers.get(AUDIENCE_HEADER.lower(), "")) not in settings.audiences:
+        raise _unauthorized("the token was made for another MLflow server (its audience is not a host of this one)")
     try:
         signed_at = datetime.strptime(request.headers.get("x-amz-date", ""), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
     except ValueError:

@@ -51,11 +51,11 @@ class Provisioner:
     def __init__(self, store: Any) -> None:
         import sqlalchemy
 
-        self._store = store
+        self.store = store
         self._table = table(sqlalchemy.MetaData())
 
     def _engine(self) -> sqlalchemy.Engine:
-        engine: sqlalchemy.Engine = self._store.engine
+        engine: sqlalchemy.Engine = self.store.engine
         return engine
 
     def was_provisioned(self, username: str) -> bool:
@@ -83,19 +83,19 @@ class Provisioner:
 
         try:
             # 48 random bytes nobody ever sees: the user can only be used through IAM.
-            self._store.create_user(username, secrets.token_urlsafe(48), is_admin=admin)
+            self.store.create_user(username, secrets.token_urlsafe(48), is_admin=admin)
             _logger.info("created MLflow user %r for IAM principal %s", username, principal)
         except MlflowException:
-            if not self._store.has_user(username):
+            if not self.store.has_user(username):
                 raise  # not a race with another worker: a real failure
         self._record(username, principal)
 
     def user_for(self, principal: Principal, mapping: Mapping) -> str:
         """The MLflow user of ``principal``: existing, or created now; raises :class:`UserDeletedError`."""
         username = mapping.username
-        if self._store.has_user(username):
-            if mapping.admin and not self._store.get_user(username).is_admin:
-                self._store.update_user(username, is_admin=True)
+        if self.store.has_user(username):
+            if mapping.admin and not self.store.get_user(username).is_admin:
+                self.store.update_user(username, is_admin=True)
             return username
         if self.was_provisioned(username):
             raise UserDeletedError(username)
@@ -105,6 +105,6 @@ class Provisioner:
     def provision(self, rules: list[Rule]) -> None:
         """Create the users exact rules name, unless they were created and deleted before."""
         for username, admin in provisioned_usernames(rules):
-            if self._store.has_user(username) or self.was_provisioned(username):
+            if self.store.has_user(username) or self.was_provisioned(username):
                 continue
             self._create(username, f"mapping rule for {username}", admin)
