@@ -15,7 +15,6 @@ import pytest
 import requests
 from botocore.credentials import Credentials
 
-from mlflow_sagemaker_client.auth import iam_token
 from mlflow_sagemaker_client.auth.iam_token import (
     AUDIENCE_HEADER,
     TOKEN_HEADER,
