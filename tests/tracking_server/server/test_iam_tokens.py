@@ -82,7 +82,9 @@ def test_a_valid_token_is_verified_at_the_configured_endpoint_only() -> None:
     assert url == STS
     assert body == b"Action=GetCallerIdentity&Version=2011-06-15"
     assert headers[AUDIENCE_HEADER] == AUDIENCE
-    assert headers["authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIAEXAMPLEEXAMPLE00/20261130/eu-west-1/sts/")
+    assert headers["authorization"].startswith(
+        "AWS4-HMAC-SHA256 Credential=AKIAEXAMPLEEXAMPLE00/20261130/eu-west-1/sts/"
+    )
     assert "host" not in {name.lower() for name in headers}  # requests derives it from the configured URL
     assert timeout == SETTINGS.timeout_seconds
 

@@ -42,7 +42,10 @@ def mapped(arn: str) -> tuple[str, bool] | None:
     [
         (f"arn:aws:sts::{ACCOUNT}:assumed-role/Studio-alice/SageMaker", ("alice", False)),
         (f"arn:aws:sts::{ACCOUNT}:assumed-role/PlatformAdmin/break-glass", ("ops", True)),
-        (f"arn:aws:sts::{ACCOUNT}:assumed-role/AWSReservedSSO_DataScientist_0a1b/bob@example.com", ("bob@example.com", False)),
+        (
+            f"arn:aws:sts::{ACCOUNT}:assumed-role/AWSReservedSSO_DataScientist_0a1b/bob@example.com",
+            ("bob@example.com", False),
+        ),
         (f"arn:aws:sts::{ACCOUNT}:assumed-role/mlflow-user-dave/SageMaker", ("dave", False)),
         (f"arn:aws:iam::{ACCOUNT}:user/ci/ci-bot", ("ci-bot", False)),
         (f"arn:aws:iam::{ACCOUNT}:user/carol", ("carol-ci", False)),
@@ -70,7 +73,13 @@ def test_the_first_matching_rule_wins() -> None:
     rules = parse_rules(
         json.dumps(
             [
-                {"kind": "role", "account": ACCOUNT, "name": "mlflow-user-erin", "username": "erin-admin", "admin": True},
+                {
+                    "kind": "role",
+                    "account": ACCOUNT,
+                    "name": "mlflow-user-erin",
+                    "username": "erin-admin",
+                    "admin": True,
+                },
                 {"kind": "role_prefix", "account": ACCOUNT, "name": "mlflow-user-"},
             ]
         )
@@ -99,7 +108,10 @@ def test_other_caller_kinds_are_not_principals(arn: str) -> None:
         ('[{"kind": "role", "account": "1234", "name": "r", "username": "b"}]', "is not a 12-digit AWS account id"),
         ('[{"kind": "role", "account": "123456789012", "name": "r"}]', "needs the username"),
         ('[{"kind": "role_prefix", "account": "123456789012", "name": ""}]', "is empty"),
-        ('[{"kind": "iam_user", "account": "123456789012", "name": "u", "admin": "yes"}]', "admin must be true or false"),
+        (
+            '[{"kind": "iam_user", "account": "123456789012", "name": "u", "admin": "yes"}]',
+            "admin must be true or false",
+        ),
         ('[{"kind": "iam_user", "account": "123456789012", "name": "u", "username": "a b"}]', "not a valid user name"),
     ],
 )
