@@ -87,7 +87,8 @@ def test_the_first_matching_rule_wins() -> None:
     principal = Principal.from_arn(f"arn:aws:sts::{ACCOUNT}:assumed-role/mlflow-user-erin/s")
     assert principal is not None
     mapping = map_principal(rules, principal)
-    assert mapping is not None and (mapping.username, mapping.admin, mapping.rule) == ("erin-admin", True, 0)
+    assert mapping is not None
+    assert (mapping.username, mapping.admin, mapping.rule) == ("erin-admin", True, 0)
 
 
 @pytest.mark.parametrize(
