@@ -13,13 +13,15 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
 from mlflow_sagemaker_constructs import (
-    EdgeAuthorization,
     EndpointVariant,
+    MlflowAuthentication,
     MlflowModelEndpoint,
+    PrincipalMapping,
     PrivateHttpApi,
     SecureMlflowService,
     StudioDomainOrUser,
@@ -69,18 +71,42 @@ def drop_redundant_provider_dependency(stack: cdk.Stack) -> None:
         handler.add_deletion_override("DependsOn")
 
 
+#: Role whose sessions are MLflow users: ``aws sts assume-role --role-session-name alice`` is the user alice.
+USERS_ROLE_NAME = "MlflowPocUsers"
+
+
 class MlflowStack(cdk.Stack):
-    """The MLflow tracking server and registry in the proof-of-concept VPC."""
+    """The MLflow tracking server and registry in the proof-of-concept VPC.
+
+    Nobody has a password: IAM principals are MLflow users. IAM authorizes requests at the HTTP API (a signed
+    request, as for any AWS API) and the server maps the caller's verified IAM identity to an MLflow user, whose
+    per-experiment permissions MLflow checks. Both fit on one request.
+    """
 
     def __init__(self, scope: Construct, construct_id: str, *, vpc: ec2.IVpc, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.mlflow = SecureMlflowService(self, "Mlflow", vpc=vpc)
-        # Laptops, browsers and CI reach the private load balancer through the HTTP API. MLflow's basic-auth
-        # checks every request; IAM at the edge would take the Authorization header that basic-auth reads.
-        self.api = PrivateHttpApi(self, "Api", server=self.mlflow, authorization=EdgeAuthorization.NONE)
+        # Laptops and CI: sessions of one role, each session name an MLflow user (who must be allowed to
+        # assume it: the account's administrators decide who, with their own IAM policies).
+        self.users_role = iam.Role(
+            self,
+            "UsersRole",
+            role_name=USERS_ROLE_NAME,
+            assumed_by=iam.AccountRootPrincipal(),
+            max_session_duration=cdk.Duration.hours(12),
+            description="MLflow users of the proof of concept: the session name is the MLflow user",
+        )
+        self.mlflow = SecureMlflowService(
+            self,
+            "Mlflow",
+            vpc=vpc,
+            authentication=MlflowAuthentication.iam(principals=[PrincipalMapping.role_sessions(USERS_ROLE_NAME)]),
+        )
+        self.api = PrivateHttpApi(self, "Api", server=self.mlflow)  # IAM authorization at the edge (default)
+        self.api.grant_invoke(self.users_role)
         cdk.CfnOutput(self, "ApiUrl", value=self.api.url, description="MLflow URL through the HTTP API")
-        # SageMaker Studio in the same VPC: JupyterLab and training jobs get MLFLOW_TRACKING_URI and a
-        # per-user MLflow credential secret (register the users in MLflow once: docs/constructs/studio.md).
+        cdk.CfnOutput(self, "UsersRoleArn", value=self.users_role.role_arn, description="assume it as <user>")
+        # SageMaker Studio in the same VPC: each user profile's execution role is its MLflow user; JupyterLab
+        # gets MLFLOW_TRACKING_URI, MLFLOW_TRACKING_AUTH=aws-iam and the client plugin at every start.
         self.studio = StudioDomainOrUser(
             self, "Studio", vpc=vpc, mlflow=self.mlflow, user_profile_names=["data-scientist"]
         )
@@ -106,7 +132,7 @@ class MlflowStack(cdk.Stack):
             self,
             "AdminSecretName",
             value=self.mlflow.admin_secret.secret_name,
-            description="Secrets Manager secret with the MLflow admin username and password",
+            description="Break-glass MLflow admin (basic auth), e.g. to grant the first permissions",
         )
 
 

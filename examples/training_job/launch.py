@@ -30,10 +30,11 @@ def stack_outputs(stack_name: str) -> dict[str, str]:
 
 
 def source_archive() -> bytes:
-    """``sourcedir.tar.gz`` with train.py, as SageMaker's framework containers expect."""
+    """``sourcedir.tar.gz`` with train.py and the requirements the framework container installs first."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        archive.add(HERE / "train.py", arcname="train.py")
+        for name in ("train.py", "requirements.txt"):
+            archive.add(HERE / name, arcname=name)
     return buffer.getvalue()
 
 

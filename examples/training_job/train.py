@@ -3,15 +3,15 @@
 Runs inside a SageMaker scikit-learn container (or anywhere: ``python train.py`` with ``MLFLOW_TRACKING_URI``
 set). Follows the seeds' lab with a dataset that ships with scikit-learn (diabetes progression, regression).
 
-Authentication: when ``MLFLOW_CREDENTIALS_SECRET_ARN`` is set (``MlflowTrainingConfig``), the script reads
-the user's MLflow credentials from Secrets Manager at run time; the password never appears in the job's
-definition.
+Authentication: none in this script. The job's environment (``MlflowTrainingConfig``) sets
+``MLFLOW_TRACKING_AUTH=aws-iam``, and ``requirements.txt`` installs the plugin that signs a token with the
+job's role: the role is the MLflow user. (With a basic-auth server, ``MlflowTrainingConfig`` passes
+``MLFLOW_CREDENTIALS_SECRET_ARN`` instead, and the script would have to fetch the password itself.)
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 
 import mlflow
@@ -23,20 +23,6 @@ from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score  #
 from sklearn.model_selection import train_test_split  # type: ignore[import-untyped]
 from sklearn.pipeline import make_pipeline  # type: ignore[import-untyped]
 from sklearn.preprocessing import StandardScaler  # type: ignore[import-untyped]
-
-CREDENTIALS_SECRET_ENV = "MLFLOW_CREDENTIALS_SECRET_ARN"
-
-
-def use_credentials_secret() -> None:
-    """Set MLflow's basic-auth credentials for this process from the secret named in the environment."""
-    secret_arn = os.environ.get(CREDENTIALS_SECRET_ENV)
-    if not secret_arn:
-        return
-    import boto3
-
-    secret = json.loads(boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"])
-    os.environ["MLFLOW_TRACKING_USERNAME"] = secret["username"]
-    os.environ["MLFLOW_TRACKING_PASSWORD"] = secret["password"]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -53,7 +39,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> str:
     """Train, log and register; return the run id."""
     args = parse_args(argv)
-    use_credentials_secret()
     features, target = load_diabetes(return_X_y=True, as_frame=True)
     x_train, x_test, y_train, y_test = train_test_split(features, target, test_size=0.2, random_state=args.random_state)
     mlflow.set_experiment(args.experiment_name)

@@ -1,8 +1,9 @@
 """AWS CDK constructs for a secure, private MLflow tracking server on AWS Fargate.
 
 The constructs are imported lazily, so that importing the package (for ``MLFLOW_VERSION`` or
-``__version__``) does not start aws-cdk-lib's Node.js runtime. The client side (the SigV4 request-auth
-plugin and ``mlflow-sagemaker-package``) is the separate distribution ``mlflow-sagemaker-client``.
+``__version__``) does not start aws-cdk-lib's Node.js runtime. The client side (the ``aws-iam`` and
+``aws-sigv4`` request-auth plugins and ``mlflow-sagemaker-package``) is the separate distribution
+``mlflow-sagemaker-client``.
 """
 
 from __future__ import annotations
@@ -38,8 +39,10 @@ if TYPE_CHECKING:
     from mlflow_sagemaker_constructs.tracking_server.database import TrackingDatabase as TrackingDatabase
     from mlflow_sagemaker_constructs.tracking_server.interface import IMlflowTrackingServer as IMlflowTrackingServer
     from mlflow_sagemaker_constructs.tracking_server.listener import Listener as Listener
+    from mlflow_sagemaker_constructs.tracking_server.principal_mapping import PrincipalMapping as PrincipalMapping
     from mlflow_sagemaker_constructs.tracking_server.server_image import ServerImage as ServerImage
     from mlflow_sagemaker_constructs.tracking_server.service import SecureMlflowService as SecureMlflowService
+    from mlflow_sagemaker_constructs.tracking_server.sts_access import StsAccess as StsAccess
 
 try:
     __version__ = version("mlflow-sagemaker-constructs")
@@ -61,6 +64,8 @@ _EXPORTS = {
     "Listener": "tracking_server.listener",
     "DefaultPermission": "tracking_server.authentication",
     "MlflowAuthentication": "tracking_server.authentication",
+    "PrincipalMapping": "tracking_server.principal_mapping",
+    "StsAccess": "tracking_server.sts_access",
     "ServerImage": "tracking_server.server_image",
     "EdgeAuthorization": "http_api.private_http_api",
     "PrivateHttpApi": "http_api.private_http_api",

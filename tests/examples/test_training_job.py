@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from mlflow_sagemaker_constructs import MLFLOW_VERSION, __version__
 from tests.harness.app import REPO_ROOT
 
 EXAMPLE = REPO_ROOT / "examples" / "training_job"
@@ -67,7 +68,7 @@ def test_launcher_builds_a_vpc_training_job_request_from_the_stack_outputs() -> 
         "TrainingEnvironment": json.dumps(
             {
                 "MLFLOW_TRACKING_URI": "http://internal-mlflow.us-east-1.elb.amazonaws.com",
-                "MLFLOW_CREDENTIALS_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:u-AbCdEf",
+                "MLFLOW_TRACKING_AUTH": "aws-iam",
             }
         ),
     }
@@ -82,4 +83,9 @@ def test_launcher_builds_a_vpc_training_job_request_from_the_stack_outputs() -> 
     assert "MLFLOW_TRACKING_PASSWORD" not in request["Environment"]
     assert json.loads(request["HyperParameters"]["sagemaker_program"]) == "train.py"
     with tarfile.open(fileobj=BytesIO(launch.source_archive()), mode="r:gz") as archive:
-        assert archive.getnames() == ["train.py"]
+        assert archive.getnames() == ["train.py", "requirements.txt"]
+        requirements = archive.extractfile("requirements.txt")
+        assert requirements is not None
+        pins = [line for line in requirements.read().decode().splitlines() if line and not line.startswith("#")]
+    # The container installs the MLflow the server runs and the client plugin of the same release.
+    assert pins == [f"mlflow=={MLFLOW_VERSION}", f"mlflow-sagemaker-client=={__version__}"]

@@ -34,6 +34,7 @@ from mlflow_sagemaker_constructs import (
     PrivateHttpApi,
     SecureMlflowService,
     ServerAccess,
+    StsAccess,
 )
 from mlflow_sagemaker_constructs.http_api.private_http_api import (
     DEFAULT_THROTTLE_BURST_LIMIT,
@@ -99,7 +100,7 @@ class Built:
 def _build(
     api_props: Callable[[cdk.Stack], dict[str, Any]] | None = None,
     *,
-    authentication: MlflowAuthentication = IAM_AT_THE_EDGE,
+    authentication: MlflowAuthentication | None = None,
     vpc: Callable[[cdk.Stack], ec2.IVpc] = imported_vpc,
     access: Callable[[cdk.Stack], ServerAccess] | None = None,
     after: Callable[[cdk.Stack, PrivateHttpApi], None] | None = None,
@@ -118,7 +119,8 @@ def _build(
 
 
 # ------------------------------------------------------------------------------------------------
-# Default: IAM at the edge in front of a server that trusts it, HTTP listener, private subnets
+# Default: IAM at the edge in front of a server that authenticates IAM principals (both defaults), HTTP listener,
+# private subnets
 
 
 @pytest.fixture(scope="module")
@@ -815,7 +817,11 @@ def test_imported_https_server_is_verified_by_its_host_name_without_the_port(
 
 @pytest.fixture(scope="module")
 def isolated_only() -> Built:
-    return _build(vpc=imported_isolated_only_vpc)
+    # Isolated subnets have no route to STS: the server gets its own STS endpoint.
+    return _build(
+        vpc=imported_isolated_only_vpc,
+        authentication=MlflowAuthentication.iam(sts_access=StsAccess.new_interface_endpoint()),
+    )
 
 
 @pytest.mark.xdist_group("private_http_api_isolated")
@@ -997,7 +1003,7 @@ def servers() -> Servers:
     return Servers(
         stack=stack,
         vpc=vpc,
-        basic=SecureMlflowService(stack, "Basic", vpc=vpc),
+        basic=SecureMlflowService(stack, "Basic", vpc=vpc, authentication=BASIC_AUTH),
         edge=SecureMlflowService(stack, "Edge", vpc=vpc, authentication=IAM_AT_THE_EDGE),
         imported_basic=imported("ImportedBasic", "http://mlflow.internal.example.com", BASIC_AUTH, True),
         https=imported("Https", f"https://{SERVER_DOMAIN}", IAM_AT_THE_EDGE, True),
@@ -1027,6 +1033,7 @@ AUTH_PAIRS: list[tuple[str, Callable[[Servers], IMlflowTrackingServer], EdgeAuth
             "authorization=EdgeAuthorization.IAM and a server with basic-auth cannot work together",
             "both need the Authorization header",
             "EdgeAuthorization.NONE",
+            "MlflowAuthentication.iam()",
             "MlflowAuthentication.disabled(authenticated_by=...)",
         ],
     ),

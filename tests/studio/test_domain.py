@@ -20,11 +20,19 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk.assertions import Annotations, Match, Template
 from syrupy.assertion import SnapshotAssertion
 
-from mlflow_sagemaker_constructs import ArtifactAccess, ArtifactStore, MlflowAuthentication, SecureMlflowService
-from mlflow_sagemaker_constructs.studio.domain import AppNetworkAccess, StudioDomainOrUser
+from mlflow_sagemaker_constructs import (
+    ArtifactAccess,
+    ArtifactStore,
+    MlflowAuthentication,
+    PrincipalMapping,
+    SecureMlflowService,
+    __version__,
+)
+from mlflow_sagemaker_constructs.studio.domain import SHARED_MLFLOW_USER, AppNetworkAccess, StudioDomainOrUser
 from mlflow_sagemaker_constructs.studio.execution_policy import OWNER_TAG, SHARED_OWNER
 from tests.conftest import normalized
 from tests.harness import assert_cfn_lint_clean, assert_nag_clean, new_app, new_stack
+from tests.harness.task_environment import principal_rules
 from tests.harness.vpc import imported_isolated_only_vpc, imported_vpc, new_vpc
 
 DOMAIN_ID = "d-abc123def456"
@@ -32,6 +40,8 @@ PRIVATE_SUBNETS = ["subnet-0a000000000000001", "subnet-0a000000000000002", "subn
 HTTP_API_URL = "https://abc123def4.execute-api.us-east-1.amazonaws.com/"
 NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 UNAUTHENTICATED = MlflowAuthentication.disabled(authenticated_by="IAM (SigV4) at the PrivateHttpApi")
+#: Most classes here test the basic-auth behaviour (per-user password secrets); TestIamDomain the default.
+BASIC_AUTH = MlflowAuthentication.basic_auth()
 ARN = "arn:aws:sagemaker:us-east-1:123456789012"
 
 
@@ -116,7 +126,7 @@ def _build(
 ) -> Built:
     stack = new_stack(app or new_app())
     vpc = vpc_factory(stack)
-    mlflow = SecureMlflowService(stack, "Mlflow", vpc=vpc, **(mlflow_kwargs or {}))
+    mlflow = SecureMlflowService(stack, "Mlflow", vpc=vpc, **{"authentication": BASIC_AUTH, **(mlflow_kwargs or {})})
     extra = {k: (v(stack) if callable(v) else v) for k, v in kwargs.items()}
     studio = StudioDomainOrUser(stack, "Studio", vpc=vpc, mlflow=mlflow, **extra)
     template = Template.from_stack(stack) if synth else Template.from_json({})
@@ -656,6 +666,96 @@ class TestOptions:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# IAM principals as MLflow users (the server's default authentication)
+
+
+@pytest.fixture(scope="module")
+def iam_domain() -> Built:
+    return _build(
+        mlflow_kwargs={"authentication": MlflowAuthentication.iam()},
+        user_profile_names=["alice", "bob"],
+    )
+
+
+@pytest.mark.xdist_group("studio-iam")
+class TestIamDomain:
+    def test_each_role_is_mapped_to_its_profiles_mlflow_user(self, iam_domain: Built) -> None:
+        studio = iam_domain.studio
+        rules = principal_rules(iam_domain.template)
+        expected = [
+            ("alice", studio.user_roles["alice"]),
+            ("bob", studio.user_roles["bob"]),
+            (SHARED_MLFLOW_USER, studio.execution_role),
+        ]
+        assert rules == [
+            {
+                "kind": "role",
+                "admin": False,
+                "arn": {"Fn::GetAtt": [iam_domain.logical_id(role), "Arn"]},
+                "username": user,
+            }
+            for user, role in expected
+        ]
+
+    def test_no_password_secret_and_no_secret_read(self, iam_domain: Built) -> None:
+        assert iam_domain.studio.credentials_secrets == {}
+        assert not [k for k in iam_domain.resources("AWS::SecretsManager::Secret") if k.startswith("Studio")]
+        actions = json.dumps([s["Action"] for s in iam_domain.studio_statements()])
+        assert "secretsmanager:" not in actions
+
+    def test_scripts_select_the_iam_token_plugin(self, iam_domain: Built) -> None:
+        studio = iam_domain.studio
+        for name in ("alice", "bob"):
+            settings = _settings(iam_domain.script(studio.lifecycle_configs[name]))
+            assert settings["MLFLOW_LCC_AUTH"] == "iam"
+            assert settings["MLFLOW_LCC_SECRET_ID"] == ""
+            assert settings["MLFLOW_LCC_IAM_STS_ENDPOINT"] == ""  # the regional endpoint the client derives
+            # The plugin comes with the client distribution of the library's own version, unless told otherwise.
+            assert settings["MLFLOW_LCC_PIP_PACKAGES"] == f"mlflow-sagemaker-client=={__version__}"
+            env = json.loads(settings["MLFLOW_LCC_SDK_CONFIG"])["SageMaker"]["TrainingJob"]["Environment"]
+            assert env["MLFLOW_TRACKING_AUTH"] == "aws-iam"
+
+    def test_load_balancer_admits_studio_and_training_jobs(self, iam_domain: Built) -> None:
+        alb = iam_domain.mlflow.load_balancer.connections.security_groups[0]
+        sources = {
+            json.dumps(r["Properties"].get("SourceSecurityGroupId"))
+            for r in iam_domain.resources("AWS::EC2::SecurityGroupIngress").values()
+            if r["Properties"]["GroupId"] == {"Fn::GetAtt": [iam_domain.logical_id(alb), "GroupId"]}
+        }
+        for group in (iam_domain.studio.security_group, iam_domain.studio.training_security_group):
+            assert json.dumps({"Fn::GetAtt": [iam_domain.logical_id(group), "GroupId"]}) in sources
+
+    def test_shared_roles_are_refused(self) -> None:
+        with pytest.raises(ValueError, match=r"per_user_roles=False with an MLflow server that authenticates IAM"):
+            _build(
+                mlflow_kwargs={"authentication": MlflowAuthentication.iam()},
+                user_profile_names=["alice"],
+                per_user_roles=False,
+            )
+
+    def test_a_prefix_rule_of_the_server_replaces_the_per_role_rules(self) -> None:
+        built = _build(
+            mlflow_kwargs={
+                "authentication": MlflowAuthentication.iam(principals=[PrincipalMapping.role_name_prefix("ml-")])
+            },
+            user_profile_names=["alice"],
+            role_name_prefix="ml-",
+        )
+        assert [rule["kind"] for rule in principal_rules(built.template)] == ["role_prefix"]
+        roles = built.resources("AWS::IAM::Role")
+        assert roles[built.logical_id(built.studio.user_roles["alice"])]["Properties"]["RoleName"] == "ml-alice"
+        assert built.studio.execution_role is not None
+        shared = roles[built.logical_id(built.studio.execution_role)]["Properties"]["RoleName"]
+        assert shared == f"ml-{SHARED_MLFLOW_USER}"
+
+    def test_snapshot(self, iam_domain: Built, template_snapshot: SnapshotAssertion) -> None:
+        assert normalized(iam_domain.json) == template_snapshot
+
+    def test_cfn_lint_clean(self, iam_domain: Built) -> None:
+        assert_cfn_lint_clean(iam_domain.json, "new domain with IAM principals as MLflow users")
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # SigV4 through an HTTP API, existing domain in a new VPC
 
 
@@ -795,6 +895,10 @@ class TestSharedSecret:
             },
             id="new-all-options",
         ),
+        pytest.param(
+            {"mlflow_kwargs": {"authentication": MlflowAuthentication.iam()}, "user_profile_names": ["alice"]},
+            id="new-iam",
+        ),
     ],
 )
 def test_cdk_nag_clean(kwargs: dict[str, Any]) -> None:
@@ -806,7 +910,7 @@ def test_cdk_nag_clean(kwargs: dict[str, Any]) -> None:
 def test_two_instances_synthesize_side_by_side() -> None:
     stack = new_stack()
     vpc = imported_vpc(stack)
-    mlflow = SecureMlflowService(stack, "Mlflow", vpc=vpc)
+    mlflow = SecureMlflowService(stack, "Mlflow", vpc=vpc, authentication=BASIC_AUTH)
     first = StudioDomainOrUser(stack, "TeamA", vpc=vpc, mlflow=mlflow, user_profile_names=["alice"])
     second = StudioDomainOrUser(stack, "TeamB", vpc=vpc, mlflow=mlflow, user_profile_names=["alice"])
     template = Template.from_stack(stack).to_json()
@@ -848,7 +952,7 @@ def scratch() -> Scratch:
         stack=stack,
         vpc=vpc,
         other_vpc=imported_isolated_only_vpc(stack),
-        mlflow=SecureMlflowService(stack, "Mlflow", vpc=vpc),
+        mlflow=SecureMlflowService(stack, "Mlflow", vpc=vpc, authentication=BASIC_AUTH),
         unauthenticated=SecureMlflowService(stack, "Unauthenticated", vpc=vpc, authentication=UNAUTHENTICATED),
         ids=itertools.count(),
     )
@@ -912,7 +1016,7 @@ EXISTING = {"existing_domain_id": DOMAIN_ID, "user_profile_names": ["alice"]}
         ),
         (
             {"mlflow": "unauthenticated", "mlflow_credentials_secret": "secret", "tracking_uri": HTTP_API_URL},
-            r"mlflow_credentials_secret was given but Studio users do not use MLflow's built-in authentication",
+            r"mlflow_credentials_secret was given but Studio users do not use MLflow passwords",
         ),
         (
             {"tracking_uri": "mlflow.internal"},
@@ -1009,9 +1113,11 @@ def _logical_id(stack: cdk.Stack, construct: Any) -> str:
 
 
 def test_studio_works_with_a_server_from_another_stack() -> None:
+    """The server's rules are fixed in its own stack: a prefix rule there maps the roles Studio names here."""
     app = new_app()
     server_stack = new_stack(app, "Server")
-    server = SecureMlflowService(server_stack, "Mlflow", vpc=imported_vpc(server_stack))
+    authentication = MlflowAuthentication.iam(principals=[PrincipalMapping.role_name_prefix("mlflow-studio-")])
+    server = SecureMlflowService(server_stack, "Mlflow", vpc=imported_vpc(server_stack), authentication=authentication)
     studio_stack = new_stack(app, "Studio")
     vpc = imported_vpc(studio_stack)
     imported = SecureMlflowService.from_attributes(
@@ -1021,9 +1127,16 @@ def test_studio_works_with_a_server_from_another_stack() -> None:
         url="http://mlflow.internal.example.com",
         security_group=ec2.SecurityGroup.from_security_group_id(studio_stack, "MlflowSg", "sg-0123456789abcdef0"),
         port=server.port,
-        authentication=server.authentication,
+        authentication=authentication,
     )
-    studio = StudioDomainOrUser(studio_stack, "Studio", vpc=vpc, mlflow=imported, user_profile_names=["alice"])
+    studio = StudioDomainOrUser(
+        studio_stack,
+        "Studio",
+        vpc=vpc,
+        mlflow=imported,
+        user_profile_names=["alice"],
+        role_name_prefix="mlflow-studio-",
+    )
     template = Template.from_stack(studio_stack)
     for group in (studio.security_group, studio.training_security_group):
         template.has_resource_properties(
@@ -1035,7 +1148,28 @@ def test_studio_works_with_a_server_from_another_stack() -> None:
                 "SourceSecurityGroupId": {"Fn::GetAtt": [_logical_id(studio_stack, group), "GroupId"]},
             },
         )
+    names = {r["Properties"].get("RoleName") for r in template.find_resources("AWS::IAM::Role").values()}
+    assert {"mlflow-studio-alice", "mlflow-studio-studio-shared"} <= names
+    server_template = json.dumps(Template.from_stack(server_stack).to_json())
+    assert '\\"kind\\":\\"role_prefix\\"' in server_template
+    assert '\\"name\\":\\"mlflow-studio-\\"' in server_template
     content = json.dumps(template.to_json())
     assert "http://mlflow.internal.example.com" in content
     assert_cfn_lint_clean(template.to_json(), "Studio with a server of another stack")
     assert_nag_clean(app)
+
+
+def test_an_imported_iam_server_without_a_prefix_rule_says_how_to_map_the_roles() -> None:
+    stack = new_stack()
+    vpc = imported_vpc(stack)
+    imported = SecureMlflowService.from_attributes(
+        stack,
+        "Mlflow",
+        vpc=vpc,
+        url="http://mlflow.internal.example.com",
+        security_group=ec2.SecurityGroup.from_security_group_id(stack, "MlflowSg", "sg-0123456789abcdef0"),
+        port=80,
+        authentication=MlflowAuthentication.iam(),
+    )
+    with pytest.raises(ValueError, match=r"PrincipalMapping.role_name_prefix\('<prefix>'\)"):
+        StudioDomainOrUser(stack, "Studio", vpc=vpc, mlflow=imported, user_profile_names=["alice"])

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-from mlflow_sagemaker_constructs import SecureMlflowService
+from mlflow_sagemaker_constructs import MlflowAuthentication, SecureMlflowService, __version__
 from mlflow_sagemaker_constructs.studio.domain import StudioDomainOrUser
 from mlflow_sagemaker_constructs.studio.lifecycle_config import render_script
 from tests.harness import new_stack
@@ -362,7 +362,7 @@ def test_the_deployed_script_of_a_stack_runs(sandbox: Sandbox) -> None:
     """Build the construct, substitute the template's references like CloudFormation, run the script."""
     stack = new_stack()
     vpc = imported_vpc(stack)
-    mlflow = SecureMlflowService(stack, "Mlflow", vpc=vpc)
+    mlflow = SecureMlflowService(stack, "Mlflow", vpc=vpc, authentication=MlflowAuthentication.basic_auth())
     studio = StudioDomainOrUser(stack, "Studio", vpc=vpc, mlflow=mlflow, user_profile_names=["alice"])
     secret = studio.credentials_secrets["alice"]
     secret_logical_id = stack.resolve(secret.secret_arn)["Ref"]
@@ -467,3 +467,53 @@ def test_run_as_root_the_files_belong_to_the_homes_owner(user_sandbox: Sandbox) 
     assert owners == {65534}
     assert (user_sandbox.home / ".mlflow" / "credentials").stat().st_mode & 0o077 == 0
     assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob("tmp.*lifecycle*"))
+
+
+def test_the_deployed_script_of_an_iam_stack_sets_only_the_uri_and_the_plugin(sandbox: Sandbox) -> None:
+    """With IAM authentication (the default) the role is the identity: no secret, no credentials file."""
+    stack = new_stack()
+    vpc = imported_vpc(stack)
+    mlflow = SecureMlflowService(stack, "Mlflow", vpc=vpc)
+    studio = StudioDomainOrUser(stack, "Studio", vpc=vpc, mlflow=mlflow, user_profile_names=["alice"])
+    assert studio.credentials_secrets == {}
+
+    def lookup(name: str) -> str:
+        if name.endswith(".DNSName"):
+            return "internal-TestS-Mlflo-ABC-123456789.us-east-1.elb.amazonaws.com"
+        if name.endswith(".GroupId"):
+            return "sg-0123456789abcdef0"
+        raise AssertionError(f"unexpected reference {name}")
+
+    content = stack.resolve(studio.lifecycle_configs["alice"].studio_lifecycle_config_content)
+    script = sandbox.root / "deployed-iam.sh"
+    script.write_text(_substitute(content, lookup))
+    # A python3 that records pip installs (no network in tests) and runs everything else with the real one.
+    installs = sandbox.root / "pip-installs"
+    python = sandbox.bin / "python3"
+    python.write_text(
+        '#!/bin/bash\nif [ "$1" = -m ] && [ "$2" = pip ]; then echo "${@:3}" >>'
+        + f"'{installs}'"
+        + '; exit 0; fi\nexec /usr/bin/python3 "$@"\n'
+    )
+    python.chmod(0o755)
+    run = sandbox.run(script, secret_id="", region="us-east-1")
+    assert run.returncode == 0, run.output
+    # The plugin's distribution is installed at every start, pinned to the library's version.
+    assert installs.read_text().split() == [
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        f"mlflow-sagemaker-client=={__version__}",
+    ]
+    uri = "http://internal-TestS-Mlflo-ABC-123456789.us-east-1.elb.amazonaws.com"
+    env = sandbox.shell_env()
+    assert {key: env[key] for key in env if key.startswith("MLFLOW_")} == {
+        "MLFLOW_TRACKING_URI": uri,
+        "MLFLOW_TRACKING_AUTH": "aws-iam",
+    }
+    assert sandbox.mlflow_credentials() == (None, None)
+    config = yaml.safe_load((sandbox.home / ".mlflow" / "sagemaker-config.yaml").read_text())
+    assert config["SageMaker"]["TrainingJob"]["Environment"] == {
+        "MLFLOW_TRACKING_URI": uri,
+        "MLFLOW_TRACKING_AUTH": "aws-iam",
+    }

@@ -30,6 +30,7 @@ class World:
     mlflow: SecureMlflowService
     unauthenticated: SecureMlflowService
     isolated: SecureMlflowService
+    iam: SecureMlflowService
     group: ec2.ISecurityGroup
     secret: secretsmanager.ISecret
     bucket: s3.IBucket
@@ -50,14 +51,17 @@ def world() -> World:
     isolated_vpc = imported_isolated_only_vpc(stack)
     return World(
         stack=stack,
-        mlflow=SecureMlflowService(stack, "Mlflow", vpc=vpc),
+        mlflow=SecureMlflowService(stack, "Mlflow", vpc=vpc, authentication=MlflowAuthentication.basic_auth()),
         unauthenticated=SecureMlflowService(
             stack,
             "Unauthenticated",
             vpc=vpc,
             authentication=MlflowAuthentication.disabled(authenticated_by="IAM (SigV4) at the PrivateHttpApi"),
         ),
-        isolated=SecureMlflowService(stack, "Isolated", vpc=isolated_vpc),
+        isolated=SecureMlflowService(
+            stack, "Isolated", vpc=isolated_vpc, authentication=MlflowAuthentication.basic_auth()
+        ),
+        iam=SecureMlflowService(stack, "Iam", vpc=vpc),
         group=ec2.SecurityGroup(stack, "Jobs", vpc=vpc),
         secret=secretsmanager.Secret(stack, "Credentials"),
         bucket=s3.Bucket.from_bucket_name(stack, "Data", "ml-data-bucket"),
@@ -161,6 +165,18 @@ def test_grant_lets_the_job_role_read_the_secret(world: World) -> None:
     statement = world.resolve(grant.principal_statement.to_statement_json())
     assert sorted(statement["Action"]) == ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]
     assert statement["Resource"] == {"Ref": world.logical_id(world.secret)}
+
+
+def test_with_iam_authentication_jobs_need_no_credential_code(world: World) -> None:
+    """The job's role is its MLflow identity: the environment names the plugin, no secret, no password."""
+    config = MlflowTrainingConfig(world.iam, security_group=world.group)
+    env = world.resolve(config.environment())
+    assert env == {"MLFLOW_TRACKING_URI": world.resolve(world.iam.url), "MLFLOW_TRACKING_AUTH": "aws-iam"}
+    assert config.grant(iam.Role(world.stack, "IamJobRole", assumed_by=iam.AccountRootPrincipal())) is None
+    with pytest.raises(ValueError, match="credentials_secret was given but the jobs do not use MLflow passwords"):
+        MlflowTrainingConfig(world.iam, security_group=world.group, credentials_secret=world.secret)
+    with pytest.raises(ValueError, match=r"aws-iam\) signs for an IAM-authorized HTTP API as well; drop sigv4"):
+        MlflowTrainingConfig(world.iam, security_group=world.group, sigv4=True, tracking_uri=HTTP_API_URL)
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import aws_cdk as cdk
 import pytest
@@ -29,15 +29,18 @@ from mlflow_sagemaker_constructs import (
     IMlflowTrackingServer,
     Listener,
     MlflowAuthentication,
+    PrincipalMapping,
     SecureMlflowService,
     ServerAccess,
     ServerImage,
+    StsAccess,
     TrackingDatabase,
 )
 from mlflow_sagemaker_constructs.tracking_server.database import POSTGRES_LOGGING_PARAMETERS
 from mlflow_sagemaker_constructs.tracking_server.server import contract
 from tests.conftest import normalized
 from tests.harness import assert_cfn_lint_clean, assert_nag_clean, new_app, new_stack
+from tests.harness.task_environment import principal_rules
 from tests.harness.vpc import imported_isolated_only_vpc, imported_vpc, new_vpc
 
 CERT_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
@@ -279,6 +282,13 @@ def test_default_environment_configures_auth_pool_hosts_and_proxied_artifacts(
     assert contract.DB_POOL not in env
     assert env[contract.KEEP_ALIVE_SECONDS] == "125"  # load balancer idle timeout (120 s) + 5
     assert env[contract.DB_ENGINE] == "postgresql"
+    # IAM principals are users; tokens are verified at the regional STS endpoint; no rule until one is added.
+    assert env[contract.AUTH_IAM_ENABLED] == "true"
+    assert env[contract.AUTH_IAM_STS_ENDPOINT] == {
+        "Fn::Join": ["", ["https://sts.us-east-1.", {"Ref": "AWS::URLSuffix"}]]
+    }
+    assert env[contract.AUTH_IAM_PRINCIPALS] == "[]"
+    assert env[contract.AUTH_IAM_STS_TIMEOUT_SECONDS] == "5"
     lb = _logical_id(default_template, "AWS::ElasticLoadBalancingV2::LoadBalancer")
     assert env[contract.ALLOWED_HOSTS] == {"Fn::GetAtt": [lb, "DNSName"]}
     assert _secret_names(default_template) == {
@@ -322,7 +332,12 @@ def test_default_snapshot(default_template: Template, template_snapshot: Snapsho
 
 
 def _build_default(stack: cdk.Stack, vpc: ec2.IVpc) -> SecureMlflowService:
-    return SecureMlflowService(stack, "Mlflow", vpc=vpc)
+    if vpc.private_subnets:
+        return SecureMlflowService(stack, "Mlflow", vpc=vpc)
+    # Isolated subnets have no route to STS: the one change the default needs there.
+    return SecureMlflowService(
+        stack, "Mlflow", vpc=vpc, authentication=MlflowAuthentication.iam(sts_access=StsAccess.new_interface_endpoint())
+    )
 
 
 @pytest.mark.parametrize(
@@ -1181,3 +1196,170 @@ def test_a_listener_domain_outside_its_zone_is_refused() -> None:
     zone = route53.HostedZone.from_hosted_zone_attributes(stack, "Zone", hosted_zone_id="Z123", zone_name="example.com")
     with pytest.raises(ValueError, match=r"domain_name \(mlflow.other.org\) is not in hosted_zone \(example.com\)"):
         Listener.https_with_dns_validated_certificate(domain_name="mlflow.other.org", hosted_zone=zone)
+
+
+# ---------------------------------------------------------------------------------------------- IAM principals
+
+
+def test_principal_mappings_reach_the_server_in_order() -> None:
+    stack = new_stack()
+    ci_role = iam.Role(stack, "CiRole", assumed_by=iam.AccountRootPrincipal())
+    bot = iam.User(stack, "Bot")
+    service = SecureMlflowService(
+        stack,
+        "Mlflow",
+        vpc=imported_vpc(stack),
+        authentication=MlflowAuthentication.iam(
+            principals=[
+                PrincipalMapping.role(ci_role, username="ci", admin=True),
+                PrincipalMapping.role_sessions("AWSReservedSSO_DataScientist_*"),
+            ]
+        ),
+    )
+    service.add_principal_mapping(PrincipalMapping.iam_user(bot))
+    service.add_principal_mapping(PrincipalMapping.role_name_prefix("mlflow-user-", account="210987654321"))
+    rules = principal_rules(Template.from_stack(stack))
+    ci_role_id, bot_id = (stack.get_logical_id(cast(cdk.CfnElement, c.node.default_child)) for c in (ci_role, bot))
+    assert rules == [
+        {
+            "kind": "role",
+            "admin": True,
+            "arn": {"Fn::GetAtt": [ci_role_id, "Arn"]},
+            "username": "ci",
+        },
+        {"kind": "role_session", "admin": False, "account": "123456789012", "name": "AWSReservedSSO_DataScientist_*"},
+        {
+            "kind": "iam_user",
+            "admin": False,
+            "arn": {"Fn::GetAtt": [bot_id, "Arn"]},
+        },
+        {"kind": "role_prefix", "admin": False, "account": "210987654321", "name": "mlflow-user-"},
+    ]
+    # The server parses them as rendered (references resolve to ARNs at deployment).
+    from mlflow_sagemaker_constructs.tracking_server.server.principals import parse_rules
+
+    deployed = (
+        json.dumps(rules)
+        .replace(json.dumps(rules[0]["arn"]), '"arn:aws:iam::123456789012:role/CiRole"')
+        .replace(json.dumps(rules[2]["arn"]), '"arn:aws:iam::123456789012:user/Bot"')
+    )
+    assert [rule.kind for rule in parse_rules(deployed)] == ["role", "role_session", "iam_user", "role_prefix"]
+
+
+def test_basic_auth_has_no_iam_settings_and_refuses_principal_mappings() -> None:
+    stack = new_stack()
+    service = SecureMlflowService(
+        stack, "Mlflow", vpc=imported_vpc(stack), authentication=MlflowAuthentication.basic_auth()
+    )
+    env = _environment(Template.from_stack(stack))
+    assert not {name for name in env if name.startswith("MLFLOW_AUTH_IAM_")}
+    with pytest.raises(
+        ValueError, match=r"does not authenticate IAM principals; pass authentication=MlflowAuthentication.iam"
+    ):
+        service.add_principal_mapping(PrincipalMapping.role_name_prefix("mlflow-user-"))
+
+
+def test_isolated_subnets_without_an_sts_endpoint_are_refused_with_the_fix() -> None:
+    stack = new_stack()
+    with pytest.raises(ValueError, match=r"service subnets are isolated.*StsAccess.new_interface_endpoint\(\)"):
+        SecureMlflowService(stack, "Mlflow", vpc=imported_isolated_only_vpc(stack))
+
+
+def test_a_new_sts_endpoint_is_private_dns_and_open_only_to_the_service() -> None:
+    stack = new_stack()
+    service = SecureMlflowService(
+        stack,
+        "Mlflow",
+        vpc=imported_isolated_only_vpc(stack),
+        authentication=MlflowAuthentication.iam(sts_access=StsAccess.new_interface_endpoint()),
+    )
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::EC2::VPCEndpoint", 1)
+    template.has_resource_properties(
+        "AWS::EC2::VPCEndpoint",
+        {
+            "ServiceName": "com.amazonaws.us-east-1.sts",
+            "PrivateDnsEnabled": True,
+            "VpcEndpointType": "Interface",
+            "SubnetIds": ["subnet-0c000000000000001", "subnet-0c000000000000002"],
+        },
+    )
+    assert service.sts_endpoint is not None
+    (endpoint_group,) = service.sts_endpoint.connections.security_groups
+    (service_group,) = service.service.connections.security_groups
+    ingress = template.find_resources("AWS::EC2::SecurityGroupIngress")
+    to_endpoint = [
+        r["Properties"]
+        for r in ingress.values()
+        if r["Properties"].get("GroupId") == stack.resolve(endpoint_group.security_group_id)
+    ]
+    assert to_endpoint == [
+        {
+            "IpProtocol": "tcp",
+            "FromPort": 443,
+            "ToPort": 443,
+            "GroupId": stack.resolve(endpoint_group.security_group_id),
+            "SourceSecurityGroupId": stack.resolve(service_group.security_group_id),
+            "Description": "MLflow server verifies IAM tokens with STS",
+        }
+    ]
+
+
+def test_an_existing_sts_endpoint_admits_the_service_and_its_url_reaches_server_and_clients() -> None:
+    stack = new_stack()
+    endpoint = ec2.InterfaceVpcEndpoint.from_interface_vpc_endpoint_attributes(
+        stack,
+        "Sts",
+        vpc_endpoint_id="vpce-0123456789abcdef0",
+        port=443,
+        security_groups=[ec2.SecurityGroup.from_security_group_id(stack, "StsSg", "sg-0fedcba9876543210")],
+    )
+    url = "https://vpce-0123456789abcdef0-abcdefgh.sts.us-east-1.vpce.amazonaws.com"
+    service = SecureMlflowService(
+        stack,
+        "Mlflow",
+        vpc=imported_isolated_only_vpc(stack),
+        authentication=MlflowAuthentication.iam(sts_access=StsAccess.existing_endpoint(endpoint, endpoint_url=url)),
+    )
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::EC2::VPCEndpoint", 0)
+    template.has_resource_properties(
+        "AWS::EC2::SecurityGroupIngress", {"GroupId": "sg-0fedcba9876543210", "FromPort": 443, "ToPort": 443}
+    )
+    assert _environment(template)[contract.AUTH_IAM_STS_ENDPOINT] == url
+    from mlflow_sagemaker_constructs.studio.training import MlflowTrainingConfig
+
+    config = MlflowTrainingConfig(service, security_group=ec2.SecurityGroup(stack, "Jobs", vpc=service.vpc))
+    assert config.environment()["MLFLOW_IAM_STS_ENDPOINT"] == url
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: PrincipalMapping.role_sessions("team/*"), r"role_name_pattern \('team/\*'\) must be an IAM role name"),
+        (lambda: PrincipalMapping.role_name_prefix(""), r"prefix \(''\) must be the beginning of IAM role names"),
+        (lambda: PrincipalMapping.role_name_prefix("p-", account="12"), r"account \('12'\) must be a 12-digit"),
+        (
+            lambda: PrincipalMapping.role(iam.Role.from_role_name(new_stack(), "R", "r"), username="a b"),
+            r"username \('a b'\) must be 1 to 128 letters",
+        ),
+        (
+            lambda: MlflowAuthentication.iam(sts_timeout=cdk.Duration.seconds(60)),
+            r"sts_timeout \(60 s\) must be 1 to 30",
+        ),
+        (
+            lambda: StsAccess.existing_endpoint(_unbound_endpoint(), endpoint_url="http://vpce.example.com"),
+            r"endpoint_url \('http://vpce.example.com'\) must be an https:// URL",
+        ),
+    ],
+    ids=["pattern-with-path", "empty-prefix", "short-account", "bad-username", "long-sts-timeout", "http-endpoint"],
+)
+def test_iam_options_that_cannot_work_are_refused(make: Callable[[], object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def _unbound_endpoint() -> ec2.IInterfaceVpcEndpoint:
+    return ec2.InterfaceVpcEndpoint.from_interface_vpc_endpoint_attributes(
+        new_stack(), "E", vpc_endpoint_id="vpce-0123456789abcdef0", port=443
+    )

@@ -135,6 +135,12 @@ def selected_subnets(vpc: ec2.IVpc, selection: ec2.SubnetSelection, prop: str, m
     return selected
 
 
+def all_isolated(vpc: ec2.IVpc, selected: ec2.SelectedSubnets) -> bool:
+    """True when every selected subnet is one of the VPC's isolated subnets (no route out)."""
+    isolated = {subnet.subnet_id for subnet in vpc.isolated_subnets}
+    return bool(selected.subnet_ids) and all(subnet_id in isolated for subnet_id in selected.subnet_ids)
+
+
 def default_private_selection(
     vpc: ec2.IVpc, why: str = "MLflow never runs in public subnets; pass a VPC with private subnets"
 ) -> ec2.SubnetSelection:

@@ -64,9 +64,11 @@ class EdgeAuthorization(enum.Enum):
     """Who authorizes a request at the API Gateway edge, before it reaches the load balancer.
 
     * ``IAM`` (default): callers sign requests with AWS Signature Version 4 and need ``execute-api:Invoke``
-      on the API (:meth:`PrivateHttpApi.grant_invoke`). The signature occupies the ``Authorization`` header,
-      so the server cannot also use basic-auth: it trusts the edge
-      (``MlflowAuthentication.disabled(authenticated_by=...)``).
+      on the API (:meth:`PrivateHttpApi.grant_invoke`). With a server that authenticates IAM principals
+      (``MlflowAuthentication.iam()``, the default) the client plugin ``aws-iam`` sends both the signature and
+      the server's IAM token, so the edge and the server each check the caller. The signature occupies the
+      ``Authorization`` header, so a basic-auth server cannot sit behind it; a server with authentication
+      disabled trusts the edge alone.
     * ``JWT``: callers send a bearer token from an OpenID Connect issuer in the ``Authorization`` header;
       API Gateway checks issuer, audience, signature and expiry. Same header constraint as ``IAM``.
     * ``NONE``: API Gateway lets every request through and the server must authenticate each one itself;
@@ -506,12 +508,13 @@ class PrivateHttpApi(Construct):
                 "authorization=EdgeAuthorization.NONE in front of a server that does not authenticate "
                 f"(authenticated_by={server_auth.authenticated_by!r}) would make the API public and "
                 "unauthenticated: use EdgeAuthorization.IAM or EdgeAuthorization.JWT, or let the server "
-                "authenticate (MlflowAuthentication.basic_auth())"
+                "authenticate (MlflowAuthentication.iam() or MlflowAuthentication.basic_auth())"
             )
         if auth is not EdgeAuthorization.NONE and server_auth.uses_authorization_header:
             raise ValueError(
                 f"authorization=EdgeAuthorization.{auth.name} and a server with basic-auth cannot work together: "
                 "both need the Authorization header, so every request would get 401. Use "
+                "MlflowAuthentication.iam() on the server (its IAM token has a header of its own), "
                 "EdgeAuthorization.NONE to let the server check passwords, or "
                 "MlflowAuthentication.disabled(authenticated_by=...) on the server to let the edge authenticate"
             )

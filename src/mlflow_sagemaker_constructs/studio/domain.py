@@ -28,6 +28,7 @@ from mlflow_sagemaker_constructs.studio.lifecycle_config import create_lifecycle
 from mlflow_sagemaker_constructs.studio.training import MlflowTrainingConfig, check_client_auth, training_vpc_config
 from mlflow_sagemaker_constructs.tracking_server.artifacts import ArtifactAccess
 from mlflow_sagemaker_constructs.tracking_server.interface import IMlflowTrackingServer
+from mlflow_sagemaker_constructs.tracking_server.principal_mapping import PrincipalMapping
 
 __all__ = ["AppNetworkAccess", "StudioDomainOrUser"]
 
@@ -50,9 +51,17 @@ class AppNetworkAccess(enum.Enum):
     the internal MLflow load balancer, so ``tracking_uri`` must name an internet-reachable endpoint."""
 
 
+#: The distribution with the ``aws-iam`` and ``aws-sigv4`` MLflow request-auth plugins.
+CLIENT_DISTRIBUTION = "mlflow-sagemaker-client"
+
+#: The MLflow user of the shared execution role (shared spaces, a new domain's default) with IAM authentication.
+SHARED_MLFLOW_USER = "studio-shared"
+
+
 class _Auth(enum.Enum):
     BASIC = "basic"  # MLflow built-in authentication, credentials from Secrets Manager
     SIGV4 = "sigv4"  # IAM at an HTTP API, MLFLOW_TRACKING_AUTH=aws-sigv4
+    IAM = "iam"  # IAM principals are MLflow users, MLFLOW_TRACKING_AUTH=aws-iam
     NONE = "none"  # no credentials written by the lifecycle configuration
 
 
@@ -98,6 +107,7 @@ class StudioDomainOrUser(Construct):
         removal_policy: cdk.RemovalPolicy | None = None,
         user_profile_names: Sequence[str] = (),
         per_user_roles: bool = True,
+        role_name_prefix: str | None = None,
         data_buckets: Sequence[s3.IBucket] = (),
         use_sagemaker_full_access: bool = False,
         mlflow_credentials_secret: secretsmanager.ISecret | None = None,
@@ -107,7 +117,7 @@ class StudioDomainOrUser(Construct):
         separate_training_security_group: bool = True,
         configure_sagemaker_sdk: bool = True,
         require_vpc_for_jobs: bool = True,
-        client_packages: Sequence[str] = (),
+        client_packages: Sequence[str] | None = None,
         secrets_removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
     ) -> None:
         """Create the domain or the user profiles.
@@ -132,7 +142,12 @@ class StudioDomainOrUser(Construct):
         :param per_user_roles: one execution role per user profile. Each role reads only its user's MLflow
             secret, passes only itself, and changes only the SageMaker resources its user owns. With False every
             profile shares one role (and so one owner); refused with per-user MLflow passwords, which every
-            user could then read. Default: True.
+            user could then read. With an MLflow server that authenticates IAM principals, each role is mapped to
+            the MLflow user of its profile's name, and the shared role to ``studio-shared``. Default: True.
+        :param role_name_prefix: name the execution roles ``<prefix><profile name>`` (and the shared one
+            ``<prefix>studio-shared``). For a server defined in another stack or app, whose rules cannot be
+            added to from here: give it ``PrincipalMapping.role_name_prefix(<prefix>)``. Default: names CDK
+            generates.
         :param data_buckets: buckets the execution roles may list, read and write (datasets, model artifacts);
             the first one becomes the SageMaker Python SDK's default bucket. Default: none.
         :param use_sagemaker_full_access: also attach the AWS managed ``AmazonSageMakerFullAccess`` policy (broad:
@@ -155,9 +170,10 @@ class StudioDomainOrUser(Construct):
         :param require_vpc_for_jobs: allow ``CreateTrainingJob`` and ``CreateHyperParameterTuningJob`` only with
             the training subnets and security group (IAM conditions ``sagemaker:VpcSubnets`` and
             ``sagemaker:VpcSecurityGroupIds``), so that no job runs outside the VPC. Default: True.
-        :param client_packages: pip requirements the lifecycle configuration installs at every JupyterLab start,
-            e.g. ``["mlflow-sagemaker-client"]`` for ``sigv4``; needs a route to a package index.
-            Default: none.
+        :param client_packages: pip requirements the lifecycle configuration installs at every JupyterLab start;
+            needs a route to a package index (or a pip configuration for a private one). Give ``[]`` when the
+            image already has the client. Default: ``mlflow-sagemaker-client`` of this library's version when
+            the clients need its ``aws-iam`` or ``aws-sigv4`` plugin, otherwise none.
         :param secrets_removal_policy: removal policy of generated credential secrets. Default: ``RETAIN``.
         """
         super().__init__(scope, construct_id)
@@ -169,6 +185,7 @@ class StudioDomainOrUser(Construct):
         self.removal_policy = removal_policy if removal_policy is not None else cdk.RemovalPolicy.RETAIN
         self.user_profile_names = list(user_profile_names)
         self.per_user_roles = per_user_roles
+        self.role_name_prefix = role_name_prefix
         self.data_buckets = list(data_buckets)
         self.use_sagemaker_full_access = use_sagemaker_full_access
         self.mlflow_credentials_secret = mlflow_credentials_secret
@@ -176,10 +193,10 @@ class StudioDomainOrUser(Construct):
         self.sigv4 = sigv4
         self.configure_sagemaker_sdk = configure_sagemaker_sdk
         self.require_vpc_for_jobs = require_vpc_for_jobs
-        self.client_packages = list(client_packages)
         self.secrets_removal_policy = secrets_removal_policy
         self._custom_tracking_uri = tracking_uri
         self._auth = self._client_auth()
+        self.client_packages = list(client_packages) if client_packages is not None else self._default_packages()
         self._validate(subnets, app_network_access_type, removal_policy)
         self.subnets: ec2.SubnetSelection | None = None
         if existing_domain_id is None:
@@ -201,7 +218,9 @@ class StudioDomainOrUser(Construct):
         #: role without ``per_user_roles``. ``None`` with ``per_user_roles`` in an existing domain.
         self.execution_role: iam.Role | None = None
         if existing_domain_id is None or not per_user_roles:
-            self.execution_role = self._create_role(self, "ExecutionRole", "SageMaker Studio and training jobs")
+            self.execution_role = self._create_role(
+                self, "ExecutionRole", "SageMaker Studio and training jobs", self._role_name(SHARED_MLFLOW_USER)
+            )
         #: The lifecycle configuration of the shared role: the new domain's default settings (and of shared
         #: spaces), and every profile's when all users share one role and one (or no) MLflow credential.
         #: ``None`` with ``per_user_roles`` in an existing domain, where nothing would use it.
@@ -227,10 +246,21 @@ class StudioDomainOrUser(Construct):
             self._add_user(Construct(users, name), name)
         if self.execution_role is not None:
             self._grant_role(self.execution_role, owner=SHARED_OWNER, user=None)
+            self._map_to_mlflow_user(self.execution_role, SHARED_MLFLOW_USER)
 
     # ------------------------------------------------------------------ validation
 
+    def _default_packages(self) -> list[str]:
+        """The client distribution, pinned to this library's version, when the clients need its plugins."""
+        if self._auth not in (_Auth.IAM, _Auth.SIGV4):
+            return []
+        from mlflow_sagemaker_constructs import __version__
+
+        return [f"{CLIENT_DISTRIBUTION}=={__version__}"]
+
     def _client_auth(self) -> _Auth:
+        if self.mlflow.authentication.uses_iam_tokens:
+            return _Auth.IAM
         if self.sigv4:
             return _Auth.SIGV4
         return _Auth.BASIC if self.mlflow.authentication.uses_authorization_header else _Auth.NONE
@@ -276,6 +306,14 @@ class StudioDomainOrUser(Construct):
                     "digits and hyphens, starting and ending with a letter or digit"
                 )
         check.unique(self.user_profile_names, "user_profile_names")
+        prefix = self.role_name_prefix
+        if prefix is not None:
+            longest = max([SHARED_MLFLOW_USER, *self.user_profile_names], key=len)
+            if not re.fullmatch(r"[\w+=,.@-]+", prefix) or len(prefix + longest) > 64:
+                raise ValueError(
+                    f"role_name_prefix ({prefix!r}) must be letters, digits or +=,.@_- and leave room for the "
+                    f"profile names: {prefix + longest!r} is longer than IAM's 64 characters"
+                )
         self._validate_mlflow_access(app_network_access_type)
         for requirement in self.client_packages:
             if not _PIP_REQUIREMENT.match(requirement):
@@ -294,6 +332,11 @@ class StudioDomainOrUser(Construct):
             secret_prop="mlflow_credentials_secret",
             clients="Studio users",
         )
+        if self._auth is _Auth.IAM and not self.per_user_roles and self.user_profile_names:
+            raise ValueError(
+                "per_user_roles=False with an MLflow server that authenticates IAM principals: every user would be "
+                "the same MLflow user (the shared role's). Keep per_user_roles=True"
+            )
         per_user_passwords = self._auth is _Auth.BASIC and self.mlflow_credentials_secret is None
         if per_user_passwords and not self.per_user_roles and self.user_profile_names:
             raise ValueError(
@@ -345,11 +388,14 @@ class StudioDomainOrUser(Construct):
         group.add_ingress_rule(group, ec2.Port.all_tcp(), "Distributed training between job instances")
         return group
 
-    def _create_role(self, scope: Construct, construct_id: str, description: str) -> iam.Role:
+    def _create_role(
+        self, scope: Construct, construct_id: str, description: str, role_name: str | None = None
+    ) -> iam.Role:
         """An execution role that SageMaker may assume and tag with the source identity."""
         role = iam.Role(
             scope,
             construct_id,
+            role_name=role_name,
             assumed_by=iam.ServicePrincipal(_SAGEMAKER_PRINCIPAL),
             description=f"{description} (mlflow-sagemaker-constructs)",
         )
@@ -514,17 +560,41 @@ class StudioDomainOrUser(Construct):
             region=stack.region,
             sdk_config=sdk_config,
             pip_packages=self.client_packages,
+            iam_sts_endpoint=self._iam_sts_endpoint(),
         )
         return create_lifecycle_config(scope, construct_id, script)
+
+    def _iam_sts_endpoint(self) -> str:
+        sts_access = self.mlflow.authentication.sts_access
+        if self._auth is _Auth.IAM and sts_access is not None and sts_access.endpoint_url is not None:
+            return sts_access.endpoint_url
+        return ""
+
+    def _role_name(self, user: str) -> str | None:
+        return None if self.role_name_prefix is None else f"{self.role_name_prefix}{user}"
+
+    def _prefix_rule_maps_roles(self) -> bool:
+        return self.role_name_prefix is not None and any(
+            rule.kind == "role_prefix" and rule.name == self.role_name_prefix
+            for rule in self.mlflow.authentication.principals
+        )
+
+    def _map_to_mlflow_user(self, role: iam.IRole, username: str) -> None:
+        """With IAM authentication, sessions of ``role`` are the MLflow user ``username`` (created at start),
+        unless the server's own prefix rule already covers the role names."""
+        if self._auth is _Auth.IAM and not self._prefix_rule_maps_roles():
+            self.mlflow.add_principal_mapping(PrincipalMapping.role(role, username=username))
 
     def _add_user(self, scope: Construct, name: str) -> None:
         role: iam.Role
         if self.per_user_roles:
-            role = self._create_role(scope, "ExecutionRole", f"SageMaker Studio user {name}")
+            role = self._create_role(scope, "ExecutionRole", f"SageMaker Studio user {name}", self._role_name(name))
         else:
             assert self.execution_role is not None
             role = self.execution_role
         self.user_roles[name] = role
+        if self.per_user_roles:
+            self._map_to_mlflow_user(role, name)
         if self._auth is _Auth.BASIC:
             self.credentials_secrets[name] = self.mlflow_credentials_secret or self._create_credentials_secret(
                 scope, name

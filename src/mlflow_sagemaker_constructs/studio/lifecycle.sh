@@ -73,7 +73,7 @@ if [ -n "$MLFLOW_LCC_PIP_PACKAGES" ]; then
     fail "pip install ${packages[*]} failed: $(tail -n 5 "$work/pip.log" | tr '\n' ' ')"
 fi
 
-export MLFLOW_LCC_TRACKING_URI MLFLOW_LCC_AUTH MLFLOW_LCC_SECRET_ID MLFLOW_LCC_SDK_CONFIG
+export MLFLOW_LCC_TRACKING_URI MLFLOW_LCC_AUTH MLFLOW_LCC_SECRET_ID MLFLOW_LCC_SDK_CONFIG MLFLOW_LCC_IAM_STS_ENDPOINT
 "$python_bin" - "$work/secret" <<'PY'
 import importlib.util
 import json
@@ -113,11 +113,13 @@ def remove_ours(path):
 mode = E["MLFLOW_LCC_AUTH"]
 secret_id = E.get("MLFLOW_LCC_SECRET_ID", "")
 env = {"MLFLOW_TRACKING_URI": E["MLFLOW_LCC_TRACKING_URI"]}
-if mode == "sigv4":
-    env["MLFLOW_TRACKING_AUTH"] = "aws-sigv4"
+if mode in ("sigv4", "iam"):
+    env["MLFLOW_TRACKING_AUTH"] = "aws-sigv4" if mode == "sigv4" else "aws-iam"
+    if E.get("MLFLOW_LCC_IAM_STS_ENDPOINT"):
+        env["MLFLOW_IAM_STS_ENDPOINT"] = E["MLFLOW_LCC_IAM_STS_ENDPOINT"]
     if importlib.util.find_spec("mlflow_sagemaker_client") is None:
-        print("mlflow-lifecycle: WARNING: MLFLOW_TRACKING_AUTH=aws-sigv4 needs the client plugin: "
-              "pip install mlflow-sagemaker-client (or client_packages)", file=sys.stderr)
+        print("mlflow-lifecycle: WARNING: MLFLOW_TRACKING_AUTH=%s needs the client plugin: "
+              "pip install mlflow-sagemaker-client (or client_packages)" % env["MLFLOW_TRACKING_AUTH"], file=sys.stderr)
 
 credentials = os.path.join(CONF, "credentials")
 if mode == "basic":

@@ -35,6 +35,7 @@ def render_script(
     region: str = "",
     sdk_config: str = "",
     pip_packages: Sequence[str] = (),
+    iam_sts_endpoint: str = "",
 ) -> str:
     """The lifecycle script with its settings filled in (values may be CDK tokens)."""
     template = resources.files(__package__).joinpath(TEMPLATE).read_text()
@@ -47,6 +48,7 @@ def render_script(
             ("MLFLOW_LCC_REGION", region),
             ("MLFLOW_LCC_SDK_CONFIG", sdk_config),
             ("MLFLOW_LCC_PIP_PACKAGES", " ".join(pip_packages)),
+            ("MLFLOW_LCC_IAM_STS_ENDPOINT", iam_sts_endpoint),
         )
     )
     return template.replace("#@SETTINGS@", settings, 1)

@@ -20,6 +20,8 @@ __all__ = ["CREDENTIALS_SECRET_ENV", "SIGV4_AUTH", "MlflowTrainingConfig", "trai
 CREDENTIALS_SECRET_ENV = "MLFLOW_CREDENTIALS_SECRET_ARN"
 #: ``MLFLOW_TRACKING_AUTH`` value of the SigV4 request auth plugin (``pip install mlflow-sagemaker-client``).
 SIGV4_AUTH = "aws-sigv4"
+#: The client plugin of servers that authenticate IAM principals (mlflow-sagemaker-client).
+IAM_AUTH = "aws-iam"
 
 
 def check_client_auth(
@@ -38,6 +40,11 @@ def check_client_auth(
     clients that talk to the server directly need a server that authenticates.
     """
     built_in: bool = mlflow.authentication.uses_authorization_header
+    if sigv4 and mlflow.authentication.uses_iam_tokens:
+        raise ValueError(
+            "sigv4=True with an MLflow server that authenticates IAM principals: its client plugin "
+            "(MLFLOW_TRACKING_AUTH=aws-iam) signs for an IAM-authorized HTTP API as well; drop sigv4"
+        )
     if tracking_uri is None and not mlflow.authentication.enabled:
         raise ValueError(
             f"the MLflow server does not authenticate (authenticated_by={mlflow.authentication.authenticated_by!r}), "
@@ -58,8 +65,8 @@ def check_client_auth(
             )
     if secret_given and (sigv4 or not built_in):
         raise ValueError(
-            f"{secret_prop} was given but {clients} do not use MLflow's built-in authentication "
-            f"(sigv4=True or the server's authentication is disabled): drop {secret_prop}"
+            f"{secret_prop} was given but {clients} do not use MLflow passwords (sigv4=True, or the server "
+            f"authenticates IAM principals or nobody): drop {secret_prop}"
         )
     return built_in
 
@@ -84,6 +91,10 @@ class MlflowTrainingConfig:
       (grant with :meth:`grant`) and sets ``MLFLOW_TRACKING_USERNAME``/``MLFLOW_TRACKING_PASSWORD`` in its
       own process. The password is never part of the job's environment, which ``DescribeTrainingJob`` shows
       to anyone allowed to describe the job.
+    - IAM principals (``MlflowAuthentication.iam``): ``MLFLOW_TRACKING_AUTH=aws-iam``; the job's role is its
+      MLflow identity, so map it (``StudioDomainOrUser`` maps each user's role; otherwise
+      ``mlflow.add_principal_mapping(PrincipalMapping.role(role, username=...))``), and the image needs
+      ``mlflow-sagemaker-client``. No credential code in the training script.
     - ``sigv4=True``: ``MLFLOW_TRACKING_AUTH=aws-sigv4``; the job's role needs ``execute-api:Invoke`` on the
       HTTP API (``PrivateHttpApi.grant_invoke``) and the image needs ``mlflow-sagemaker-client``.
     - Server authentication disabled: only ``MLFLOW_TRACKING_URI``.
@@ -166,6 +177,11 @@ class MlflowTrainingConfig:
     def environment(self) -> dict[str, str]:
         """The jobs' environment variables: the tracking URI and how to authenticate, never a password."""
         env = {"MLFLOW_TRACKING_URI": self.tracking_uri}
+        authentication = self.mlflow.authentication
+        if authentication.uses_iam_tokens:
+            env["MLFLOW_TRACKING_AUTH"] = IAM_AUTH
+            if authentication.sts_access is not None and authentication.sts_access.endpoint_url is not None:
+                env["MLFLOW_IAM_STS_ENDPOINT"] = authentication.sts_access.endpoint_url
         if self.sigv4:
             env["MLFLOW_TRACKING_AUTH"] = SIGV4_AUTH
         if self.credentials_secret is not None:

@@ -19,6 +19,7 @@ from constructs import Construct
 from mlflow_sagemaker_constructs._internal import validation as check
 from mlflow_sagemaker_constructs.tracking_server.artifacts import DEFAULT_PREFIX, ArtifactAccess, grant_prefix
 from mlflow_sagemaker_constructs.tracking_server.authentication import MlflowAuthentication
+from mlflow_sagemaker_constructs.tracking_server.principal_mapping import PrincipalMapping
 
 
 class IMlflowTrackingServer(ec2.IConnectable, Protocol):
@@ -65,6 +66,10 @@ class IMlflowTrackingServer(ec2.IConnectable, Protocol):
 
     def allow_from(self, peer: ec2.IConnectable, description: str = "MLflow client") -> None:
         """Admit ``peer`` to the server's port."""
+        ...
+
+    def add_principal_mapping(self, mapping: PrincipalMapping) -> None:
+        """Map more IAM principals to MLflow users (``MlflowAuthentication.iam`` only)."""
         ...
 
     def grant_artifact_access(self, grantee: iam.IGrantable) -> iam.Grant:
@@ -150,6 +155,13 @@ class ImportedMlflowTrackingServer(Construct):
 
     def allow_from(self, peer: ec2.IConnectable, description: str = "MLflow client") -> None:
         self._connections.allow_default_port_from(peer, description)
+
+    def add_principal_mapping(self, mapping: PrincipalMapping) -> None:
+        raise ValueError(
+            "add_principal_mapping: this server is defined in another stack or app and its rules are fixed there. "
+            "Map the principals where it is defined, e.g. with PrincipalMapping.role_name_prefix('<prefix>') for "
+            "roles named <prefix><user>, and pass the same MlflowAuthentication to from_attributes"
+        )
 
     def _bucket(self, what: str) -> s3.IBucket:
         if self.artifact_bucket is None:

@@ -37,8 +37,10 @@ from mlflow_sagemaker_constructs.tracking_server.database import (
 )
 from mlflow_sagemaker_constructs.tracking_server.interface import IMlflowTrackingServer, ImportedMlflowTrackingServer
 from mlflow_sagemaker_constructs.tracking_server.listener import CertificateSource
+from mlflow_sagemaker_constructs.tracking_server.principal_mapping import PrincipalMapping
 from mlflow_sagemaker_constructs.tracking_server.server import contract
 from mlflow_sagemaker_constructs.tracking_server.server_image import ServerImage
+from mlflow_sagemaker_constructs.tracking_server.sts_access import StsAccessKind
 
 # Characters left out of generated passwords: they would need URL-encoding in database URIs and
 # quoting in shells. The entrypoint URL-encodes anyway; this keeps the secrets easy to use by hand.
@@ -62,6 +64,16 @@ class _AllowedHostsProducer:
         return ",".join(self._service.allowed_hosts)
 
 
+@jsii.implements(cdk.IStableStringProducer)
+class _PrincipalMappingsProducer:
+    def __init__(self, service: SecureMlflowService) -> None:
+        self._service = service
+
+    def produce(self) -> str:
+        rules = [mapping.render(self._service) for mapping in self._service.principal_mappings]
+        return cdk.Stack.of(self._service).to_json_string(rules)
+
+
 @jsii.implements(ec2.IConnectable)
 class SecureMlflowService(Construct):
     """An MLflow tracking server and model registry on AWS Fargate inside an existing VPC.
@@ -78,8 +90,11 @@ class SecureMlflowService(Construct):
       credentials in Secrets Manager;
     - an S3 artifact bucket (private, TLS only, versioned, retained on destroy) served through the MLflow
       server, and an access-log bucket for the load balancer and the artifact bucket;
-    - MLflow's built-in authentication with a generated admin password and a shared Flask secret key in
-      Secrets Manager, the user database beside the tracking database, ``NO_PERMISSIONS`` by default.
+    - IAM principals as MLflow users (clients use ``MLFLOW_TRACKING_AUTH=aws-iam``; the server has STS verify
+      a signed request and maps the caller with :class:`PrincipalMapping` rules), MLflow's per-experiment
+      and per-model permissions with ``NO_PERMISSIONS`` by default, basic authentication for the break-glass
+      admin (generated password and Flask secret key in Secrets Manager), the user database beside the
+      tracking database.
 
     The service is an ``ec2.IConnectable`` and an :class:`IMlflowTrackingServer`; its port, URL and
     ``allow_from`` all come from the listener, whichever hook created it.
@@ -138,7 +153,9 @@ class SecureMlflowService(Construct):
             ``Vpc.from_vpc_attributes``.
         :param database: :class:`TrackingDatabase`. Default: ``TrackingDatabase.aurora_serverless()``.
         :param artifact_store: :class:`ArtifactStore`. Default: ``ArtifactStore.new_bucket()``.
-        :param authentication: :class:`MlflowAuthentication`. Default: ``MlflowAuthentication.basic_auth()``.
+        :param authentication: :class:`MlflowAuthentication`. Default: ``MlflowAuthentication.iam()``: IAM
+            principals are MLflow users (map them with ``principals`` or :meth:`add_principal_mapping`;
+            ``StudioDomainOrUser`` maps its users), basic authentication for the break-glass admin.
         :param access: :class:`ServerAccess`. Default: ``ServerAccess.load_balancer()`` (internal ALB, HTTP).
         :param access_logs: :class:`AccessLogs` of the load balancer and a new artifact bucket. Default:
             ``AccessLogs.new_bucket()``.
@@ -176,7 +193,7 @@ class SecureMlflowService(Construct):
         self.vpc = vpc
         self.database = database or TrackingDatabase.aurora_serverless()
         self.artifact_store = artifact_store or ArtifactStore.new_bucket()
-        self.authentication = authentication or MlflowAuthentication.basic_auth()
+        self.authentication = authentication or MlflowAuthentication.iam()
         self.access = access or ServerAccess.load_balancer()
         self.access_logs = access_logs or AccessLogs.new_bucket()
         self.image = image or ServerImage.bundled_asset()
@@ -198,6 +215,7 @@ class SecureMlflowService(Construct):
         self.log_removal_policy = log_removal_policy
         self.secrets_removal_policy = secrets_removal_policy
         self._allowed_hosts: list[str] = list(extra_allowed_hosts)
+        self._principal_mappings: list[PrincipalMapping] = list(self.authentication.principals)
         self._validate(cluster)
 
         self.access_logs_bucket: s3.IBucket | None = self._access_logs_destination()
@@ -218,6 +236,7 @@ class SecureMlflowService(Construct):
         self.task_definition = self._create_task_definition()
         self.container = self._add_container()
         self.service = self._create_service()
+        self.sts_endpoint: ec2.IInterfaceVpcEndpoint | None = self._reach_sts()
         self._connect_database()
         self._grant_artifact_store()
         self.target_group = self._attach_to_listener()
@@ -282,7 +301,18 @@ class SecureMlflowService(Construct):
         check.in_range(self.scale_on_cpu_percent, 1, 100, "scale_on_cpu_percent")
         check.positive(self.scale_on_requests_per_target, "scale_on_requests_per_target")
         check.same_vpc(self.vpc, cluster.vpc if cluster is not None else None, "cluster")
-        check.selected_subnets(self.vpc, self.service_subnets, "service_subnets")
+        selected = check.selected_subnets(self.vpc, self.service_subnets, "service_subnets")
+        sts_access = self.authentication.sts_access
+        if (
+            sts_access is not None
+            and sts_access.kind is StsAccessKind.EGRESS
+            and check.all_isolated(self.vpc, selected)
+        ):
+            raise ValueError(
+                "MlflowAuthentication.iam(sts_access=StsAccess.egress()): the service subnets are isolated, so the "
+                "server cannot reach STS to verify IAM tokens; pass sts_access=StsAccess.new_interface_endpoint() "
+                "(or StsAccess.existing_endpoint(...)), or service_subnets with a route out"
+            )
         check.selected_subnets(self.vpc, self._load_balancer_subnets(), "access.subnets", min_azs=2)
         if self.database.new_cluster is not None:
             subnets = self.database.new_cluster.subnets or check.default_isolated_selection(self.vpc)
@@ -681,6 +711,10 @@ class SecureMlflowService(Construct):
         }
         if self.enable_ai_gateway:
             environment[contract.AI_GATEWAY_ENABLED] = "true"
+        if self.authentication.uses_iam_tokens:
+            # Lazy: rules added with add_principal_mapping() (Studio adds its users') still reach the container.
+            environment[contract.AUTH_IAM_PRINCIPALS] = cdk.Lazy.string(_PrincipalMappingsProducer(self))
+            environment[contract.AUTH_IAM_STS_ENDPOINT] = self.sts_endpoint_url
         if self.cors_allowed_origins:
             environment[contract.CORS_ALLOWED_ORIGINS] = ",".join(self.cors_allowed_origins)
         return environment
@@ -743,6 +777,25 @@ class SecureMlflowService(Construct):
             "credentials, admin password and Flask secret key come from Secrets Manager as container secrets.",
         )
         return container
+
+    def _reach_sts(self) -> ec2.IInterfaceVpcEndpoint | None:
+        """Open the route to STS that IAM token verification needs (nothing for other modes or egress)."""
+        sts_access = self.authentication.sts_access
+        if not self.authentication.uses_iam_tokens or sts_access is None or sts_access.kind is StsAccessKind.EGRESS:
+            return None
+        endpoint = sts_access.endpoint
+        if endpoint is None:
+            endpoint = ec2.InterfaceVpcEndpoint(
+                self,
+                "StsEndpoint",
+                vpc=self.vpc,
+                service=ec2.InterfaceVpcEndpointAwsService.STS,
+                subnets=self.service_subnets,
+                private_dns_enabled=True,
+                open=False,
+            )
+        endpoint.connections.allow_default_port_from(self.service, "MLflow server verifies IAM tokens with STS")
+        return endpoint
 
     def _connect_database(self) -> None:
         description = "MLflow service to its database"
@@ -865,6 +918,32 @@ class SecureMlflowService(Construct):
         if self.port != (443 if https else 80):
             hosts += [f"{host}:{self.port}" for host in (self.load_balancer.load_balancer_dns_name, self.host)]
         return list(dict.fromkeys(hosts))
+
+    @property
+    def sts_endpoint_url(self) -> str:
+        """The STS endpoint the server verifies IAM tokens at (clients sign for the same)."""
+        sts_access = self.authentication.sts_access
+        if sts_access is not None and sts_access.endpoint_url is not None:
+            return sts_access.endpoint_url
+        stack = cdk.Stack.of(self)
+        return f"https://sts.{stack.region}.{stack.url_suffix}"
+
+    @property
+    def principal_mappings(self) -> list[PrincipalMapping]:
+        """The IAM principal mapping rules, in the order the server tries them."""
+        return list(self._principal_mappings)
+
+    def add_principal_mapping(self, mapping: PrincipalMapping) -> None:
+        """Map more IAM principals to MLflow users; tried after the rules given before.
+
+        Only with ``authentication=MlflowAuthentication.iam(...)``.
+        """
+        if not self.authentication.uses_iam_tokens:
+            raise ValueError(
+                "add_principal_mapping: the server does not authenticate IAM principals; pass "
+                "authentication=MlflowAuthentication.iam(...)"
+            )
+        self._principal_mappings.append(mapping)
 
     def add_allowed_host(self, host: str) -> None:
         """Accept another Host header value (``host``, ``host:port`` or ``*.domain``)."""

@@ -12,8 +12,11 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import os
 import re
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +26,7 @@ import pytest
 import requests
 
 from mlflow_sagemaker_constructs.tracking_server.server import contract
+from tests.harness.app import REPO_ROOT
 from tests.harness.services import (
     LOCALHOST,
     ApiGateway,
@@ -287,6 +291,59 @@ def test_basic_auth_admin_still_works_beside_iam(server: IamServer) -> None:
         f"{server.url}{API}/experiments/search", json={"max_results": 1}, auth=("admin", "wrong-password"), timeout=30
     )
     assert wrong.status_code == 401
+
+
+def test_the_training_example_logs_as_its_role_with_no_credential_code(
+    server: IamServer, principals: Principals, tmp_path: Path
+) -> None:
+    """``examples/training_job/train.py`` as a SageMaker job runs it: the environment MlflowTrainingConfig gives
+    (tracking URI and ``MLFLOW_TRACKING_AUTH=aws-iam``) and the role's credentials; no password anywhere."""
+    suffix = secrets.token_hex(3)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MLFLOW_"))},
+        **principals.alice.env(),
+        "AWS_REGION": REGION,
+        "MLFLOW_TRACKING_URI": server.url,
+        "MLFLOW_TRACKING_AUTH": "aws-iam",
+        # In a job the regional endpoint; here the emulation behind the relay.
+        "MLFLOW_IAM_STS_ENDPOINT": server.relay.endpoint_url,
+        "TRAINING_JOB_NAME": f"job-{suffix}",
+    }
+    script = REPO_ROOT / "examples" / "training_job" / "train.py"
+    args = ["--experiment-name", f"diabetes-{suffix}", "--registered-model-name", f"diabetes-{suffix}"]
+    result = subprocess.run(
+        [sys.executable, str(script), *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    run_id = result.stdout.strip().splitlines()[-1]
+
+    # The run, its experiment and its registered model belong to alice, the role's MLflow user.
+    run = requests.get(f"{server.url}{API}/runs/get", params={"run_id": run_id}, auth=server.admin_auth, timeout=30)
+    experiment_id = run.json()["run"]["info"]["experiment_id"]
+    permissions = {
+        resource_type: requests.get(
+            f"{server.url}/api/3.0/mlflow/users/permissions/get",
+            params={"username": "alice", "resource_type": resource_type, "resource_id": resource_id},
+            auth=server.admin_auth,
+            timeout=30,
+        ).json()["permission"]
+        for resource_type, resource_id in (("experiment", experiment_id), ("registered_model", f"diabetes-{suffix}"))
+    }
+    assert permissions == {"experiment": "MANAGE", "registered_model": "MANAGE"}
+    # Another principal sees nothing of it.
+    response = requests.get(
+        f"{server.url}{API}/runs/get",
+        params={"run_id": run_id},
+        headers={TOKEN_HEADER: server.token(principals.bob)},
+        timeout=30,
+    )
+    assert response.status_code == 403
 
 
 # --------------------------------------------------------------------------- bad input and faults

@@ -53,6 +53,8 @@ FLASK_SECRET_KEY = "MLFLOW_FLASK_SERVER_SECRET_KEY"  # secret, identical on ever
 AUTH_IAM_ENABLED = "MLFLOW_AUTH_IAM_ENABLED"
 AUTH_IAM_AUDIENCES = "MLFLOW_AUTH_IAM_AUDIENCES"  # comma-separated; default: ALLOWED_HOSTS without wildcards
 AUTH_IAM_PRINCIPALS = "MLFLOW_AUTH_IAM_PRINCIPALS"  # JSON list of mapping rules (principals.py)
+#: MLflow user names an IAM principal can map to: IAM and Identity Center session names, emails, profile names.
+IAM_USERNAME_PATTERN = r"^[A-Za-z0-9_+=,.@-]{1,128}$"
 # The STS endpoint tokens are signed for and verified at. Default: https://sts.<AWS_REGION>.amazonaws.com
 AUTH_IAM_STS_ENDPOINT = "MLFLOW_AUTH_IAM_STS_ENDPOINT"
 AUTH_IAM_STS_TIMEOUT_SECONDS = "MLFLOW_AUTH_IAM_STS_TIMEOUT_SECONDS"

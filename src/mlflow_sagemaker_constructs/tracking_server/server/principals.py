@@ -26,9 +26,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from . import contract
+
 KINDS = ("role", "role_session", "role_prefix", "iam_user")
-# What MLflow user names may contain here: IAM and Identity Center session names, emails, profile names.
-_USERNAME = re.compile(r"^[A-Za-z0-9_+=,.@-]{1,128}$")
+_USERNAME = re.compile(contract.IAM_USERNAME_PATTERN)
 _ACCOUNT = re.compile(r"^\d{12}$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(?P<account>\d{12}):role/(?:[^/]+/)*(?P<name>[^/]+)$")
 _USER_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(?P<account>\d{12}):user/(?:[^/]+/)*(?P<name>[^/]+)$")
