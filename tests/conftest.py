@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aws_cdk as cdk
 import pytest
@@ -11,6 +11,9 @@ from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from tests.harness import new_app, new_stack, normalize_template
+
+if TYPE_CHECKING:
+    from tests.harness.containers import Images
 
 
 @pytest.fixture
@@ -37,3 +40,20 @@ def template_snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 def normalized(template: Mapping[str, Any]) -> dict[str, Any]:
     """Shorthand used by snapshot tests."""
     return normalize_template(template)
+
+
+@pytest.fixture(scope="session")
+def shipped_images(tmp_path_factory: pytest.TempPathFactory) -> Images:
+    """The server and serving images, built from their Dockerfiles as shipped (``scripts/build_images.py``).
+
+    Cached between runs; ``./dev test`` starts the same build in the background at the beginning of the
+    run, and this call waits for it. Fails (never skips) when buildah or debootstrap is missing.
+    """
+    from tests.harness.containers import build_images
+
+    log = tmp_path_factory.mktemp("images") / "build.log"
+    images = build_images(("server", "serving"), log)
+    for line in log.read_text(encoding="utf-8").splitlines():
+        if line.startswith("[images]"):
+            print(line)
+    return images

@@ -34,9 +34,9 @@ from tests.serving.image.helpers import (
     FAKE_AWS_ENV,
     LOCALHOST,
     RegisteredModel,
-    extract_like_sagemaker,
     free_port,
     moto_s3_server,
+    package_for_sagemaker,
     register_model,
     sample_inputs,
     wait_for_port,
@@ -94,34 +94,9 @@ def model_data(
     registered: RegisteredModel, s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory
 ) -> PackagedModelData:
     """The archive made by the packaging command, downloaded from S3 and extracted like SageMaker does."""
-    result = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "mlflow-sagemaker-package"),
-            registered.alias_uri,
-            "--s3-uri",
-            f"s3://{BUCKET}/sagemaker/",
-            "--tracking-uri",
-            registered.tracking_uri,
-            "--strict",
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **FAKE_AWS_ENV, "AWS_ENDPOINT_URL_S3": s3_endpoint},
-        cwd=tmp_path_factory.mktemp("cwd"),
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    assert len(lines) == 1, result.stdout
-    s3_uri = lines[0]
+    s3_uri, model_dir = package_for_sagemaker(registered, s3_endpoint, BUCKET, tmp_path_factory.mktemp("sagemaker"))
     assert s3_uri.startswith(f"s3://{BUCKET}/sagemaker/diabetes/v1/")
     assert s3_uri.endswith("/model.tar.gz")
-    work = tmp_path_factory.mktemp("sagemaker")
-    archive = work / "model.tar.gz"
-    bucket, _, key = s3_uri.removeprefix("s3://").partition("/")
-    _s3_client(s3_endpoint).download_file(bucket, key, str(archive))
-    model_dir = extract_like_sagemaker(archive, work / "opt" / "ml" / "model")
     return PackagedModelData(registered=registered, s3_uri=s3_uri, model_dir=model_dir)
 
 
