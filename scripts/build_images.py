@@ -18,9 +18,10 @@ Debian's own packages instead and builds each Dockerfile unchanged with ``--buil
 Everything is cached under ``--cache-dir`` (default ``~/.cache/mlflow-sagemaker-constructs/images``): the
 buildah storage, the downloaded Debian packages and a key per image. A key is the hash of an image's
 inputs: the base recipe below for the base; the base image id, every file of the build context and the
-build arguments for an image. An image whose key is already tagged is not built again; older images of the
-same name are removed. Without a cache directory the script works from nothing. Builds from two processes
-are serialised by a lock file, so a second call waits for the first and then finds its images cached.
+build arguments for an image. An image whose key is already tagged is not built again; of the older images
+of the same name, the two newest are kept (other work trees may share the cache) and the rest removed.
+Without a cache directory the script works from nothing. Builds from two processes are serialised by a
+lock file, so a second call waits for the first and then finds its images cached.
 
 No ``--layers``: with the vfs driver every cached step is a full copy of the root filesystem (12 GB and
 12 minutes for the server image's 12 steps, against one copy without), so an image is rebuilt whole when
@@ -112,13 +113,16 @@ apt-get install -y -qq --no-install-recommends ca-certificates netbase tzdata py
 python3 -m venv /usr/local
 /usr/local/bin/python3 -m pip install --no-cache-dir --disable-pip-version-check --quiet "pip==$PIP_VERSION"
 rm -f /usr/local/bin/activate* /usr/local/bin/Activate.ps1
-rm -rf /var/lib/apt/lists/* /var/log/apt/* /var/log/dpkg.log /var/cache/debconf/*-old /root/.cache
+rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt/* /var/log/dpkg.log /var/cache/debconf/*-old \
+  /root/.cache
 : > /etc/resolv.conf
 : > /etc/hostname
 /usr/local/bin/python3 --version
 /usr/local/bin/pip --version
 """
 
+#: Older images kept per repository besides the current one.
+KEEP_OLDER_IMAGES = 2
 #: The CA bundle pip trusts in RUN steps at build time (never committed), and where its configuration goes.
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 BUILD_CONFIG_DIR = "/etc/xdg"
@@ -293,17 +297,20 @@ def locked(path: Path, timeout: float, timings: Timings) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _remove_other_tags(buildah: Buildah, repository: str, keep: str, timings: Timings) -> None:
-    """Remove this repository's images other than ``keep`` (older keys), then their dangling layers."""
-    stale = [
-        name
-        for image in buildah.images()
-        for name in image.get("names") or []
-        if name.startswith(f"{repository}:") and name != keep
-    ]
-    for name in stale:
-        timings.log(f"removing the stale image {name}")
-        with contextlib.suppress(BuildError):
+def _remove_old_tags(buildah: Buildah, repository: str, keep: str, timings: Timings) -> None:
+    """Remove this repository's images but ``keep`` and the newest others (other work trees sharing the cache
+    may still run them), oldest first."""
+    others = sorted(
+        (
+            (float(image.get("created", 0)), name)
+            for image in buildah.images()
+            for name in image.get("names") or []
+            if name.startswith(f"{repository}:") and name != keep
+        ),
+        reverse=True,
+    )
+    for _, name in others[KEEP_OLDER_IMAGES:]:
+        with timings.step(f"removing the old image {name}"), contextlib.suppress(BuildError):
             buildah.run("rmi", "--force", name)
 
 
@@ -402,7 +409,7 @@ def build_base(buildah: Buildah, cache_dir: Path, timings: Timings, refresh: boo
         if container:
             with contextlib.suppress(BuildError):
                 buildah.run("rm", container)
-    _remove_other_tags(buildah, repository, reference, timings)
+    _remove_old_tags(buildah, repository, reference, timings)
     built = buildah.built("base", reference, True, time.monotonic() - started)
     if built is None:
         raise BuildError(f"{reference} is missing after its commit")
@@ -454,7 +461,7 @@ def build_image(
             args += ["--build-arg", f"{arg}={value}"]
         args += [*_build_volumes(Path(scratch)), "-f", str(context / "Dockerfile"), "-t", reference, str(context)]
         buildah.run(*args, capture=False)
-    _remove_other_tags(buildah, repository, reference, timings)
+    _remove_old_tags(buildah, repository, reference, timings)
     built = buildah.built(name, reference, True, time.monotonic() - started)
     if built is None:
         raise BuildError(f"{reference} is missing after the build")
