@@ -57,3 +57,22 @@ def shipped_images(tmp_path_factory: pytest.TempPathFactory) -> Images:
         if line.startswith("[images]"):
             print(line)
     return images
+
+
+#: The xdist group of the tests that build and run the shipped images.
+IMAGES_GROUP = "images"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Schedule the image tests last: their images build in the background meanwhile (``./dev test``), so the
+    other tests keep both xdist workers busy instead of one worker waiting for the build."""
+    last = [item for item in items if _xdist_group(item) == IMAGES_GROUP]
+    if last:
+        items[:] = [item for item in items if _xdist_group(item) != IMAGES_GROUP] + last
+
+
+def _xdist_group(item: pytest.Item) -> str | None:
+    marker = item.get_closest_marker("xdist_group")
+    if marker is None:
+        return None
+    return str(marker.args[0] if marker.args else marker.kwargs.get("name", ""))

@@ -264,6 +264,7 @@ class Container:
     log_file: Path
     started_at: float
     _cleanup: contextlib.ExitStack
+    _stopped: list[int | None] = dataclasses.field(default_factory=list)
 
     def url(self, container_port: int) -> str:
         return f"http://{LOCALHOST}:{self.ports[container_port]}"
@@ -322,7 +323,10 @@ class Container:
         """``docker stop``: SIGTERM to PID 1, SIGKILL to everything after ``grace_seconds``.
 
         Returns the exit status of PID 1 when it exited on its own within the grace period, else None.
+        Stopping a stopped container returns the same again.
         """
+        if self._stopped:
+            return self._stopped[0]
         status: int | None = None
         try:
             if self.process.poll() is None:
@@ -337,6 +341,7 @@ class Container:
         finally:
             _kill(self.process)
             self._cleanup.close()
+            self._stopped.append(status)
         return status
 
     def __enter__(self) -> Self:
@@ -376,7 +381,13 @@ def _argv(config: ImageConfig, entrypoint: Sequence[str] | None, args: Sequence[
 
 
 def _kill(process: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the runtime's process group: ``unshare --kill-child`` takes PID 1 and its namespace with it."""
+    """SIGKILL the runtime's process group: ``unshare --kill-child`` takes PID 1 and its namespace with it.
+
+    Once ``unshare`` has exited, PID 1 has too, and the kernel has killed the rest of its PID namespace:
+    nothing is left to kill (and the group id may already be someone else's).
+    """
+    if process.poll() is not None:
+        return
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):

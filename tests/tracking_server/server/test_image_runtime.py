@@ -120,12 +120,16 @@ def server(
         contract.ALLOWED_HOSTS: ALB_DNS_NAME,
         contract.ARTIFACTS_URI: f"s3://{bucket}/mlflow-artifacts",
     }
-    secret_values = {
-        contract.DB_USERNAME: account.username,
-        contract.DB_PASSWORD: account.password,
-        contract.AUTH_ADMIN_PASSWORD: f"Adm1n%{secrets.token_urlsafe(12)}",
-        contract.FLASK_SECRET_KEY: secrets.token_hex(32),
-    }
+    # Any other secret the template injects (e.g. a passphrase) gets a random value of its own.
+    secret_values = {secret["Name"]: secrets.token_urlsafe(32) for secret in container_definition.get("Secrets", [])}
+    secret_values.update(
+        {
+            contract.DB_USERNAME: account.username,
+            contract.DB_PASSWORD: account.password,
+            contract.AUTH_ADMIN_PASSWORD: f"Adm1n%{secrets.token_urlsafe(12)}",
+            contract.FLASK_SECRET_KEY: secrets.token_hex(32),
+        }
+    )
     env = task_environment(container_definition, local_values, secret_values)
     # The template names the database "mlflow"; locally the account owns a database of its own name.
     env[contract.DB_NAME] = account.database
@@ -360,3 +364,16 @@ def test_client_workflow_experiment_run_artifact_registered_model(
     keys = [item["Key"] for item in listing.get("Contents", [])]
     assert any(key.endswith("notes/hello.txt") for key in keys), keys
     assert any(key.endswith("MLmodel") for key in keys), keys
+
+
+# --------------------------------------------------------------------------------------------------
+# Last: stopping (the module's server is gone afterwards)
+# --------------------------------------------------------------------------------------------------
+
+
+def test_stops_on_sigterm_within_the_ecs_stop_timeout(server: RunningServer) -> None:
+    # ECS stops a task like `docker stop`: SIGTERM to PID 1 (the image's process: no init), then SIGKILL
+    # after the stop timeout, 30 s by default. The server must be gone before that, on its own.
+    assert server.container.running()
+    status = server.container.stop(grace_seconds=30)
+    assert status == 0, server.container.logs()[-3000:]
