@@ -314,6 +314,15 @@ def _remove_old_tags(buildah: Buildah, repository: str, keep: str, timings: Timi
             buildah.run("rmi", "--force", name)
 
 
+def _remove_leftover_containers(buildah: Buildah, timings: Timings) -> None:
+    """Working containers of an interrupted build (only builds create containers in this storage, and only
+    under the lock; the tests run images from their layers)."""
+    leftovers = buildah.run("containers", "--quiet").split()
+    if leftovers:
+        with timings.step(f"removing {len(leftovers)} working container(s) of an interrupted build"):
+            buildah.run("rm", "--all")
+
+
 def build_base(buildah: Buildah, cache_dir: Path, timings: Timings, refresh: bool) -> BuiltImage:
     """The debootstrapped stand-in for python:3.11-slim-bookworm."""
     repository = f"{REPOSITORY}/{BASE_TAG}"
@@ -484,6 +493,7 @@ def build(
     cache_dir.mkdir(parents=True, exist_ok=True)
     buildah = Buildah(cache_dir, log)
     with locked(cache_dir / "build.lock", lock_timeout, timings):
+        _remove_leftover_containers(buildah, timings)
         base = build_base(buildah, cache_dir, timings, refresh_base)
         images = {name: build_image(buildah, name, CONTEXTS[name], base, timings, no_cache) for name in names}
     total = time.monotonic() - started
