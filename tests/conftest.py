@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aws_cdk as cdk
 import pytest
@@ -12,6 +12,9 @@ from syrupy.extensions.json import JSONSnapshotExtension
 
 from tests.harness import new_app, new_stack, normalize_template
 from tests.harness.client_venv import ClientServices, ClientVenv, build_client_venv, client_services
+
+if TYPE_CHECKING:
+    from tests.harness.containers import Images
 
 
 @pytest.fixture
@@ -51,3 +54,39 @@ def client_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClientSer
     """A real MLflow server with a registered scikit-learn model, and moto's S3 server (once per session)."""
     with client_services(tmp_path_factory.mktemp("client-services")) as services:
         yield services
+
+
+@pytest.fixture(scope="session")
+def shipped_images(tmp_path_factory: pytest.TempPathFactory) -> Images:
+    """The server and serving images, built from their Dockerfiles as shipped (``scripts/build_images.py``).
+
+    Cached between runs; ``./dev test`` starts the same build in the background at the beginning of the
+    run, and this call waits for it. Fails (never skips) when buildah or debootstrap is missing.
+    """
+    from tests.harness.containers import build_images
+
+    log = tmp_path_factory.mktemp("images") / "build.log"
+    images = build_images(("server", "serving"), log)
+    for line in log.read_text(encoding="utf-8").splitlines():
+        if line.startswith("[images]"):
+            print(line)
+    return images
+
+
+#: The xdist group of the tests that build and run the shipped images.
+IMAGES_GROUP = "images"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Schedule the image tests last: their images build in the background meanwhile (``./dev test``), so the
+    other tests keep both xdist workers busy instead of one worker waiting for the build."""
+    last = [item for item in items if _xdist_group(item) == IMAGES_GROUP]
+    if last:
+        items[:] = [item for item in items if _xdist_group(item) != IMAGES_GROUP] + last
+
+
+def _xdist_group(item: pytest.Item) -> str | None:
+    marker = item.get_closest_marker("xdist_group")
+    if marker is None:
+        return None
+    return str(marker.args[0] if marker.args else marker.kwargs.get("name", ""))

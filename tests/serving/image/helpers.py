@@ -132,6 +132,49 @@ def register_model(
     )
 
 
+def package_for_sagemaker(registered: RegisteredModel, s3_endpoint: str, bucket: str, work: Path) -> tuple[str, Path]:
+    """Package ``registered`` to ``s3://bucket/sagemaker/`` with the real ``mlflow-sagemaker-package`` command,
+    download the archive and extract it the way SageMaker fills /opt/ml/model; return its S3 URI and the
+    model directory (``work/opt/ml/model``)."""
+    import boto3
+
+    cwd = work / "cwd"
+    cwd.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "mlflow-sagemaker-package"),
+            registered.alias_uri,
+            "--s3-uri",
+            f"s3://{bucket}/sagemaker/",
+            "--tracking-uri",
+            registered.tracking_uri,
+            "--strict",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **FAKE_AWS_ENV, "AWS_ENDPOINT_URL_S3": s3_endpoint},
+        cwd=cwd,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1, result.stdout
+    s3_uri = lines[0]
+    archive = work / "model.tar.gz"
+    source_bucket, _, key = s3_uri.removeprefix("s3://").partition("/")
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        aws_access_key_id=FAKE_AWS_ENV["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=FAKE_AWS_ENV["AWS_SESSION_TOKEN"],
+        region_name=FAKE_AWS_ENV["AWS_DEFAULT_REGION"],
+    )
+    client.download_file(source_bucket, key, str(archive))
+    return s3_uri, extract_like_sagemaker(archive, work / "opt" / "ml" / "model")
+
+
 def extract_like_sagemaker(archive: Path, model_dir: Path) -> Path:
     """Extract ``archive`` into ``model_dir`` the way SageMaker fills /opt/ml/model."""
     model_dir.mkdir(parents=True, exist_ok=True)

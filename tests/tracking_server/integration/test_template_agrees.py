@@ -14,35 +14,34 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk.assertions import Template
 
-from mlflow_sagemaker_constructs import SecureMlflowService
 from mlflow_sagemaker_constructs.tracking_server.server import SERVER_IMAGE_DIRECTORY, contract
-from tests.harness import new_stack
 from tests.harness.services import PostgresServer, S3Server, run_entrypoint
-from tests.harness.vpc import imported_vpc
+from tests.harness.task_definition import (
+    container_port,
+    health_check_command,
+    known_contract_names,
+    synthesized_container_definition,
+    task_environment,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("integration")]
 
 
 @pytest.fixture(scope="module")
 def container_definition() -> dict[str, Any]:
-    stack = new_stack()
-    SecureMlflowService(stack, "Mlflow", vpc=imported_vpc(stack))
-    (definition,) = Template.from_stack(stack).find_resources("AWS::ECS::TaskDefinition").values()
-    (container,) = definition["Properties"]["ContainerDefinitions"]
-    return dict(container)
+    return synthesized_container_definition()
 
 
 def test_template_names_are_the_contract(container_definition: dict[str, Any]) -> None:
     names = {e["Name"] for e in container_definition["Environment"]}
     secret_names = {s["Name"] for s in container_definition["Secrets"]}
-    known = {v for k, v in vars(contract).items() if k.isupper() and isinstance(v, str) and v.startswith("MLFLOW_")}
+    known = known_contract_names()
     assert names <= known, names - known
     assert secret_names <= contract.SECRET_NAMES
     assert not names & contract.SECRET_NAMES
     assert container_definition["EntryPoint"] == contract.CONTAINER_COMMAND
-    assert container_definition["PortMappings"][0]["ContainerPort"] == contract.DEFAULT_PORT
+    assert container_port(container_definition) == contract.DEFAULT_PORT
     # The image installs the package whose entrypoint module the task definition runs.
     dockerfile = (SERVER_IMAGE_DIRECTORY / "Dockerfile").read_text()
     assert f"/opt/mlflow/{contract.SERVER_PACKAGE}/" in dockerfile
@@ -67,16 +66,7 @@ def test_synthesized_container_definition_runs_and_passes_its_health_check(
         contract.AUTH_ADMIN_PASSWORD: f"Adm1n%{secrets.token_urlsafe(12)}",
         contract.FLASK_SECRET_KEY: secrets.token_hex(32),
     }
-    env: dict[str, str] = {}
-    for variable in container_definition["Environment"]:
-        name, value = variable["Name"], variable["Value"]
-        if isinstance(value, str):
-            env[name] = value
-        else:
-            assert name in local_values, f"{name} is resolved by CloudFormation but the test has no local value"
-            env[name] = local_values[name]
-    for secret in container_definition["Secrets"]:
-        env[secret["Name"]] = secret_values[secret["Name"]]
+    env = task_environment(container_definition, local_values, secret_values)
     # The tracking database name comes from the template ("mlflow"); locally the account owns its own database.
     assert env[contract.DB_NAME] == "mlflow"
     env[contract.DB_NAME] = account.database
@@ -86,10 +76,8 @@ def test_synthesized_container_definition_runs_and_passes_its_health_check(
     handle = run_entrypoint(env, log_dir, name="template")
     try:
         handle.wait_healthy(180)
-        command = container_definition["HealthCheck"]["Command"]
-        assert command[0] == "CMD"
         check = subprocess.run(
-            command[1:],
+            health_check_command(container_definition),
             env={**os.environ, contract.PORT: str(handle.port)},
             capture_output=True,
             text=True,
