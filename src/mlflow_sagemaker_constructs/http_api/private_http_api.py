@@ -161,14 +161,17 @@ class PrivateHttpApi(Construct):
             egress, or the isolated subnets when the VPC has none.
         :param existing_vpc_link: a VPC link to reuse (HTTP APIs allow 10 per account and region). Default: new.
         :param existing_vpc_link_security_group: the security group of ``existing_vpc_link``; required with it.
-        :param jwt_issuer: ``https://`` issuer URL of the JWTs; only with ``JWT``, then required.
+            Default: none (a new security group for a new VPC link).
+        :param jwt_issuer: ``https://`` issuer URL of the JWTs; only with ``JWT``, then required. Default: none.
         :param jwt_audience: accepted ``aud`` (or Cognito ``client_id``) values; only with ``JWT``, then required.
+            Default: none.
         :param secure_server_name: for an HTTPS listener, the host name API Gateway verifies in the server's
             certificate. Default: the server's host name for an HTTPS listener; refused for an HTTP one.
         :param integration_timeout: how long API Gateway waits for the load balancer, 50 ms to 29 s.
             Default: unset, API Gateway's own maximum of 30 seconds.
         :param domain_name: a custom domain name for the API, e.g. ``mlflow.example.com``. Default: none.
         :param certificate: ACM certificate for ``domain_name`` in the stack's region; required with it.
+            Default: none.
         :param hosted_zone: Route 53 zone for an alias A record of ``domain_name``. Default: no record.
         :param disable_execute_api_endpoint: turn off the ``execute-api`` endpoint so the custom domain is the
             only way in; needs ``domain_name``. Default: False.

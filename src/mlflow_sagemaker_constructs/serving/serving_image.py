@@ -55,14 +55,22 @@ class ServingImage:
 
     @staticmethod
     def from_asset(asset: ecr_assets.DockerImageAsset) -> ServingImage:
-        """A Docker image asset of yours."""
+        """A Docker image asset of yours.
+
+        :param asset: the image asset; it must implement SageMaker's hosting contract (``serve``, port 8080,
+            ``/ping`` and ``/invocations``).
+        """
         return ServingImage(
             "asset", lambda _scope: BoundServingImage(asset.image_uri, asset.repository.grant_pull, asset, False)
         )
 
     @staticmethod
     def from_repository(repository: ecr.IRepository, tag_or_digest: str) -> ServingImage:
-        """An image in ``repository``, by tag or digest (``sha256:...``)."""
+        """An image in ``repository``, by tag or digest (``sha256:...``).
+
+        :param repository: the ECR repository; the endpoint's role may pull from it.
+        :param tag_or_digest: an image tag, or a digest ``sha256:...``.
+        """
         if not tag_or_digest:
             raise ValueError("tag_or_digest is empty: pass the tag or digest (sha256:...) of the serving image")
         uri = repository.repository_uri_for_tag_or_digest(tag_or_digest)

@@ -122,7 +122,7 @@ class MlflowTrainingConfig:
             isolated ones when the VPC has none (the VPC then needs endpoints for S3, ECR, CloudWatch Logs,
             Secrets Manager and SageMaker).
         :param credentials_secret: secret with the MLflow ``username`` and ``password``; required when the server
-            uses its built-in authentication and ``sigv4`` is off, refused otherwise.
+            uses its built-in authentication and ``sigv4`` is off, refused otherwise. Default: none.
         :param tracking_uri: the URI the jobs use. Default: ``mlflow.url``; with ``sigv4`` the HTTP
             API's URL, then required.
         :param sigv4: sign requests with the job role's credentials (``MLFLOW_TRACKING_AUTH=aws-sigv4``).

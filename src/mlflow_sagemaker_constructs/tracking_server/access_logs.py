@@ -31,7 +31,10 @@ class AccessLogs:
     @staticmethod
     def existing_bucket(bucket: s3.IBucket) -> AccessLogs:
         """A bucket you have. It must use SSE-S3 and allow log delivery (the bucket policy is added when the
-        bucket belongs to this app; for an imported bucket add the statements yourself, see the docs)."""
+        bucket belongs to this app; for an imported bucket add the statements yourself, see the docs).
+
+        :param bucket: the destination of the load balancer's and the artifact bucket's access logs.
+        """
         return AccessLogs(enabled=True, bucket=bucket)
 
     @staticmethod

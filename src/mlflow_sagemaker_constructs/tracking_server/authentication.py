@@ -146,6 +146,8 @@ class MlflowAuthentication:
 
         For example ``"IAM (SigV4) at the PrivateHttpApi"``. Every client that can reach the load balancer
         can then read and write everything, so the constructs admit only that component to it.
+
+        :param authenticated_by: a non-empty sentence naming what authenticates requests instead.
         """
         auth = MlflowAuthentication(AuthenticationMode.DISABLED, authenticated_by=authenticated_by)
         auth.validate()

@@ -59,7 +59,7 @@ class ExistingDatabase:
     :param database_name: database for MLflow's tracking tables (or, as an auth database, its users).
         Default: ``"mlflow"``.
     :param security_group: the database's security group. When given, the service is admitted to it on
-        ``port``; when omitted, admit ``service.connections`` yourself.
+        ``port``. Default: none; then admit ``service.connections`` to the database yourself.
     """
 
     endpoint: str

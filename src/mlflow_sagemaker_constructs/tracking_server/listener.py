@@ -44,7 +44,10 @@ class Listener:
 
     @staticmethod
     def http(*, port: int = 80) -> Listener:
-        """Plain HTTP inside the VPC. Default port: 80."""
+        """Plain HTTP inside the VPC.
+
+        :param port: listener port. Default: 80.
+        """
         listener = Listener(port=port)
         listener.validate()
         return listener
@@ -72,6 +75,11 @@ class Listener:
     ) -> Listener:
         """HTTPS with a public ACM certificate for ``domain_name``, validated through ``hosted_zone`` (a public
         zone), and an alias record there. The name resolves to the internal load balancer's private addresses.
+
+        :param domain_name: the name clients use; added to the server's allowed hosts.
+        :param hosted_zone: the public zone that contains ``domain_name``: it validates the certificate and
+            holds the alias record.
+        :param port: listener port. Default: 443.
         """
         return Listener._https(CertificateSource.DNS_VALIDATED, port, domain_name, hosted_zone)
 
@@ -85,6 +93,11 @@ class Listener:
     ) -> Listener:
         """HTTPS with a certificate issued by your AWS Private CA (clients must trust that CA), for example
         with a private hosted zone that only the VPC resolves.
+
+        :param domain_name: the name clients use; added to the server's allowed hosts.
+        :param certificate_authority: the private CA that issues the certificate.
+        :param hosted_zone: a zone in which to create an alias record for ``domain_name``. Default: no record.
+        :param port: listener port. Default: 443.
         """
         return Listener._https(
             CertificateSource.PRIVATE_CA, port, domain_name, hosted_zone, certificate_authority=certificate_authority

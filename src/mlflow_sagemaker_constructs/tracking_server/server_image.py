@@ -51,7 +51,7 @@ class ServerImage:
         """Build the bundled Dockerfile locally as a CDK Docker image asset.
 
         :param build_args: extra Docker build arguments, e.g. ``{"BASE_IMAGE": "..."}``; ``MLFLOW_VERSION``
-            is always the library's pinned version unless overridden here.
+            is always the library's pinned version unless overridden here. Default: none.
         """
 
         def bind(scope: Construct, architecture: ecs.CpuArchitecture) -> ecs.ContainerImage:
@@ -72,7 +72,7 @@ class ServerImage:
     def deploy_time_build(*, build_args: Mapping[str, str] | None = None) -> ServerImage:
         """Build the bundled Dockerfile in AWS CodeBuild during ``cdk deploy`` (no local Docker needed).
 
-        :param build_args: extra Docker build arguments, as for :meth:`bundled_asset`.
+        :param build_args: extra Docker build arguments, as for :meth:`bundled_asset`. Default: none.
         """
 
         def bind(scope: Construct, architecture: ecs.CpuArchitecture) -> ecs.ContainerImage:
@@ -93,5 +93,9 @@ class ServerImage:
 
     @staticmethod
     def from_container_image(image: ecs.ContainerImage) -> ServerImage:
-        """Use a prebuilt image (for example ``ecs.ContainerImage.from_ecr_repository(repo, tag)``)."""
+        """Use a prebuilt image.
+
+        :param image: the image, for example ``ecs.ContainerImage.from_ecr_repository(repo, tag)``; it must honour
+            the environment contract in ``mlflow_sagemaker_constructs.tracking_server.server.contract``.
+        """
         return ServerImage("container-image", lambda _scope, _arch: image)
