@@ -12,6 +12,7 @@ import pytest
 
 from tests.harness import assert_cfn_lint_clean, read_nag_report
 from tests.harness.app import REPO_ROOT
+from tests.harness.checkov import MIN_REASON_WORDS, run_checkov
 from tests.harness.nag import acknowledgements
 
 EXAMPLES = sorted(p.parent for p in (REPO_ROOT / "examples").glob("*/app.py"))
@@ -37,6 +38,13 @@ def test_example_synthesizes_clean(example: Path, tmp_path: Path) -> None:
 
     for (path, rule), reason in acknowledgements(tmp_path).items():
         assert len(reason.split()) >= 8, f"acknowledgement of {rule} at {path} needs a specific reason: {reason!r}"
+
+    # checkov (security review finding "Also"): nothing unsuppressed, every skip with a specific reason.
+    checkov = run_checkov(tmp_path)
+    assert checkov.passed > 0
+    assert not checkov.failed, "\n".join(str(f) for f in checkov.failed)
+    for check_id, resource, comment in checkov.skipped:
+        assert len(comment.split()) >= MIN_REASON_WORDS, f"checkov skip of {check_id} on {resource}: {comment!r}"
 
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert not manifest.get("missing"), f"synthesis needs lookups: {manifest['missing']}"

@@ -23,6 +23,7 @@ from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as route53_targets
 from constructs import Construct
 
+from mlflow_sagemaker_constructs._internal import checkov
 from mlflow_sagemaker_constructs._internal import validation as check
 from mlflow_sagemaker_constructs._internal.nag import acknowledge, acknowledge_wildcard_resource
 from mlflow_sagemaker_constructs.tracking_server.interface import IMlflowTrackingServer
@@ -316,7 +317,9 @@ class PrivateHttpApi(Construct):
 
     def _create_log_group(self) -> logs.ILogGroup:
         """The access log group with the retention and removal policy of the props."""
-        return logs.LogGroup(self, "AccessLogs", retention=self.log_retention, removal_policy=self.log_removal_policy)
+        group = logs.LogGroup(self, "AccessLogs", retention=self.log_retention, removal_policy=self.log_removal_policy)
+        checkov.skip(group, "CKV_AWS_158", checkov.LOG_GROUP_KMS_REASON)
+        return group
 
     def _create_authorizer(self) -> apigwv2.IHttpRouteAuthorizer | None:
         """The route authorizer for :attr:`authorization`, ``None`` for ``NONE``."""

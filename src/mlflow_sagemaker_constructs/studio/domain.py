@@ -16,6 +16,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from mlflow_sagemaker_constructs._internal import checkov
 from mlflow_sagemaker_constructs._internal import validation as check
 from mlflow_sagemaker_constructs._internal.nag import acknowledge
 from mlflow_sagemaker_constructs.studio.execution_policy import (
@@ -422,6 +423,7 @@ class StudioDomainOrUser(Construct):
             ),
             removal_policy=self.secrets_removal_policy,
         )
+        checkov.skip(secret, "CKV_AWS_149", checkov.SECRET_KMS_REASON)
         acknowledge(
             secret,
             "AwsSolutions-SMG4",
@@ -500,6 +502,13 @@ class StudioDomainOrUser(Construct):
             ),
         )
         domain.apply_removal_policy(self.removal_policy)
+        if self.kms_key is None:
+            checkov.skip(
+                domain,
+                "CKV_AWS_187",
+                "No kms_key was given: SageMaker encrypts the domain's storage with an AWS owned key; pass kms_key "
+                "for a customer managed one.",
+            )
         if self.app_network_access_type is AppNetworkAccess.PUBLIC_INTERNET_ONLY:
             cdk.Annotations.of(self).add_warning_v2(
                 "mlflow-sagemaker-constructs:studio-public-internet",

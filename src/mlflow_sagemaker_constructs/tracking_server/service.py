@@ -21,6 +21,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from mlflow_sagemaker_constructs._internal import checkov
 from mlflow_sagemaker_constructs._internal import validation as check
 from mlflow_sagemaker_constructs._internal.cdk_fixups import tidy_log_retention_function
 from mlflow_sagemaker_constructs._internal.nag import acknowledge
@@ -233,6 +234,7 @@ class SecureMlflowService(Construct):
         self.admin_secret, self.flask_secret = self._create_auth_secrets()
         self.ai_gateway_secret = self._create_ai_gateway_secret()
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=log_removal_policy)
+        checkov.skip(self.log_group, "CKV_AWS_158", checkov.LOG_GROUP_KMS_REASON)
         self.task_definition = self._create_task_definition()
         self.container = self._add_container()
         self.service = self._create_service()
@@ -369,6 +371,13 @@ class SecureMlflowService(Construct):
             "This bucket is the access-log destination itself; logging it into another bucket would only move "
             "the question one bucket further.",
         )
+        checkov.skip(bucket, "CKV_AWS_18", "This bucket is the access-log destination itself; logging it would loop.")
+        checkov.skip(
+            bucket,
+            "CKV_AWS_21",
+            "Log delivery writes each object once and the lifecycle rule expires it; versions would only keep "
+            "expired logs.",
+        )
         return bucket
 
     def _create_load_balancer(self) -> elbv2.IApplicationLoadBalancer:
@@ -405,9 +414,17 @@ class SecureMlflowService(Construct):
         """Create the listener from ``access.listener``; it admits nobody by itself."""
         options = self.access.listener
         if not options.is_https:
-            return load_balancer.add_listener(
+            http = load_balancer.add_listener(
                 "Http", protocol=elbv2.ApplicationProtocol.HTTP, port=options.port, open=False
             )
+            for check_id in ("CKV_AWS_2", "CKV_AWS_103"):
+                checkov.skip(
+                    http,
+                    check_id,
+                    "Listener.http() was chosen: plain HTTP on an internal load balancer inside the VPC; the "
+                    "Listener.https* factories give TLS (docs/security.md, finding 13).",
+                )
+            return http
         assert options.domain_name is not None
         listener = load_balancer.add_listener(
             "Https",
@@ -493,6 +510,13 @@ class SecureMlflowService(Construct):
         generated_secret = database.node.find_child("Secret")
         assert isinstance(generated_secret, secretsmanager.Secret)
         generated_secret.apply_removal_policy(self.secrets_removal_policy)
+        checkov.skip(generated_secret, "CKV_AWS_149", checkov.SECRET_KMS_REASON)
+        checkov.skip(
+            database.node.find_child("Writer"),
+            "CKV_AWS_118",
+            "Enhanced Monitoring streams OS metrics every few seconds to CloudWatch Logs at extra cost; the "
+            "standard Aurora metrics (ACU, connections) are what the construct's metrics and alarms use.",
+        )
         acknowledge(
             database,
             "AwsSolutions-RDS11",
@@ -614,6 +638,7 @@ class SecureMlflowService(Construct):
             generate_secret_string=secretsmanager.SecretStringGenerator(exclude_punctuation=True, **kwargs),  # type: ignore[arg-type]
             removal_policy=self.secrets_removal_policy,
         )
+        checkov.skip(secret, "CKV_AWS_149", checkov.SECRET_KMS_REASON)
         acknowledge(
             secret,
             "AwsSolutions-SMG4",

@@ -14,6 +14,7 @@ load balancer's DNS name as ``Host``, the one value the template allows.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 import time
@@ -25,11 +26,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
+import requests
 
 from mlflow_sagemaker_constructs.tracking_server.server import contract
+from mlflow_sagemaker_constructs.tracking_server.server.iam_tokens import TOKEN_HEADER
 from mlflow_sagemaker_constructs.versions import MLFLOW_VERSION
 from tests.harness.containers import Container, Images, run_container
 from tests.harness.services import ApiGateway, PostgresServer, S3Server
+from tests.harness.sts import ACCOUNT, Keys, StsServer, mint_token
 from tests.harness.task_definition import (
     container_port,
     health_check_command,
@@ -45,6 +49,8 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("images"), pytest.mark.timeout(1800)]
 
 IMAGE = "server"
+CI_BOT = "ci-bot"
+IAM_TOKEN_HEADER = TOKEN_HEADER
 ALB_DNS_NAME = "internal-mlflow-123456.us-east-1.elb.amazonaws.com"
 #: Uncompressed size budget of the server image, base included. Measured in docs/server-image.md.
 SIZE_BUDGET_BYTES = 850_000_000
@@ -104,11 +110,29 @@ def _wait_healthy(container: Container, port: int, timeout: float) -> float:
 
 
 @pytest.fixture(scope="module")
+def sts() -> Iterator[StsServer]:
+    server = StsServer.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def ci_bot(sts: StsServer) -> Keys:
+    """An IAM user whose principal the deployment maps to an MLflow user (an ``iam_user`` rule)."""
+    _, keys = sts.create_user(CI_BOT)
+    return keys
+
+
+@pytest.fixture(scope="module")
 def server(
     shipped_images: Images,
     container_definition: dict[str, Any],
     postgres: PostgresServer,
     s3: S3Server,
+    sts: StsServer,
+    ci_bot: Keys,
     tmp_path_factory: pytest.TempPathFactory,
     request: pytest.FixtureRequest,
 ) -> Iterator[RunningServer]:
@@ -119,6 +143,8 @@ def server(
         contract.DB_PORT: str(account.port),
         contract.ALLOWED_HOSTS: ALB_DNS_NAME,
         contract.ARTIFACTS_URI: f"s3://{bucket}/mlflow-artifacts",
+        # The regional STS endpoint on AWS; here moto's STS, which checks SigV4 signatures.
+        contract.AUTH_IAM_STS_ENDPOINT: sts.endpoint_url,
     }
     # Any other secret the template injects (e.g. a passphrase) gets a random value of its own.
     secret_values = {secret["Name"]: secrets.token_urlsafe(32) for secret in container_definition.get("Secrets", [])}
@@ -136,6 +162,11 @@ def server(
     # On Fargate the task role signs S3 calls; here the S3 emulation's endpoint and dummy credentials.
     env.update(s3.client_env())
     env.setdefault(contract.AUTH_ADMIN_USERNAME, contract.DEFAULT_AUTH_ADMIN_USERNAME)
+    # The deployment's rules (the default has none): as PrincipalMapping.iam_user renders one.
+    assert env[contract.AUTH_IAM_PRINCIPALS] == "[]"
+    env[contract.AUTH_IAM_PRINCIPALS] = json.dumps(
+        [{"kind": "iam_user", "arn": f"arn:aws:iam::{ACCOUNT}:user/{CI_BOT}"}]
+    )
     port = container_port(container_definition)
     container = run_container(
         shipped_images,
@@ -148,7 +179,7 @@ def server(
         # Read-only whether or not the task definition says so yet: the image must work both ways.
         read_only=True,
         tmpfs=sorted(_writable_paths(container_definition)),
-        host_ports=[account.port, s3.port],
+        host_ports=[account.port, s3.port, sts.port],
         publish=[port],
     )
     try:
@@ -364,6 +395,30 @@ def test_client_workflow_experiment_run_artifact_registered_model(
     keys = [item["Key"] for item in listing.get("Contents", [])]
     assert any(key.endswith("notes/hello.txt") for key in keys), keys
     assert any(key.endswith("MLmodel") for key in keys), keys
+
+
+def test_iam_principals_are_users_inside_the_image(
+    server: RunningServer, api_gateway: ApiGateway, sts: StsServer, ci_bot: Keys
+) -> None:
+    """The default authentication: the server in the image verifies a signed GetCallerIdentity at its STS
+    endpoint and maps the IAM user to its MLflow user; a token signed with a wrong key is refused."""
+    search = f"{api_gateway.url}/api/2.0/mlflow/experiments/search"
+
+    def status(token: str) -> tuple[int, str]:
+        response = requests.post(search, json={"max_results": 1}, headers={IAM_TOKEN_HEADER: token}, timeout=30)
+        return response.status_code, response.text
+
+    # Through the API stand-in the server sees the load balancer's name as Host: that is the audience.
+    good = mint_token(ci_bot, sts_endpoint=sts.endpoint_url, audience=ALB_DNS_NAME)
+    assert status(good)[0] == 200
+    wrong_key = dataclasses.replace(ci_bot, secret_key=ci_bot.secret_key[::-1])
+    code, body = status(mint_token(wrong_key, sts_endpoint=sts.endpoint_url, audience=ALB_DNS_NAME))
+    assert code in (401, 403), body
+    assert wrong_key.secret_key not in body
+    user = requests.get(
+        f"{api_gateway.url}/api/2.0/mlflow/users/get", params={"username": CI_BOT}, auth=server.admin_auth, timeout=30
+    )
+    assert user.json()["user"]["username"] == CI_BOT
 
 
 # --------------------------------------------------------------------------------------------------
