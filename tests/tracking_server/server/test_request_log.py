@@ -176,3 +176,9 @@ def test_package_messages_get_mlflows_line_format(monkeypatch: pytest.MonkeyPatc
     (line,) = stream.getvalue().splitlines()
     assert line.endswith(f"INFO {request_log.__package__}.iam_authentication: iam-auth accepted principal=p user=u")
     assert package.propagate is False
+
+
+def test_the_iam_token_header_is_the_one_the_server_authenticates() -> None:
+    from mlflow_sagemaker_constructs.tracking_server.server.iam_tokens import TOKEN_HEADER
+
+    assert request_log.IAM_TOKEN_HEADER.decode() == TOKEN_HEADER.lower()
