@@ -161,7 +161,7 @@ def test_alarms_say_what_happened_and_where_the_runbook_is(default: Built) -> No
     for key, props in default.alarms.items():
         description = props["AlarmDescription"]
         assert description.startswith("MLflow TestStack/Mlflow: "), key
-        assert f"Runbook: docs/operations.md, section Alarms, {key}." in description
+        assert f"Runbook: docs/monitoring.md, section Alarms, {key}." in description
     assert "is below 1 in 2 of 2 periods" in default.alarms["running_tasks"]["AlarmDescription"]
 
 

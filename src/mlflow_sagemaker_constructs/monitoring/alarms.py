@@ -3,7 +3,7 @@
 Every default is chosen so that an idle platform (Aurora paused, no requests, a serverless endpoint nobody
 invokes) stays in OK: the metrics of traffic publish no data without traffic, and missing data counts as
 not breaching; the metrics that do publish while idle (task CPU and memory, running tasks) sit far from
-their thresholds then. ``docs/operations.md`` justifies each threshold and says what to do when it fires.
+their thresholds then. ``docs/monitoring.md`` justifies each threshold and says what to do when it fires.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class AlarmSettings:
     :param period: the length of one period, a whole number of minutes (standard resolution, $0.10 per
         alarm metric-month). Default: 5 minutes.
     :param statistic: the statistic, e.g. ``"Sum"``, ``"Average"``, ``"Maximum"``, ``"p90"``. Default: the
-        alarm's own (see ``docs/operations.md``).
+        alarm's own (see ``docs/monitoring.md``).
     :param treat_missing_data: what a period without data counts as. Default: the alarm's own (not breaching,
         except running tasks in a cluster with Container Insights).
     """

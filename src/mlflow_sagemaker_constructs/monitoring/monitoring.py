@@ -26,7 +26,7 @@ _NOT_BREACHING = cloudwatch.TreatMissingData.NOT_BREACHING
 _GRAPH_HEIGHT = 6
 _FULL_WIDTH = 24
 #: Where each alarm's runbook is.
-RUNBOOK = "docs/operations.md, section Alarms"
+RUNBOOK = "docs/monitoring.md, section Alarms"
 
 MetricFactory = Callable[..., cloudwatch.Metric]
 
