@@ -3,8 +3,10 @@
 Idle means deployed and unused: no requests, no training, artifacts and database at (about) 0 GB.
 What is counted is what bills by the hour or by the month whether or not anyone uses it: NAT gateways,
 public IPv4 addresses, load balancers, Fargate tasks (desired count), Aurora Serverless v2 minimum
-capacity, interface VPC endpoints, Secrets Manager secrets and KMS keys. Resources that bill only by use
-(log groups, HTTP APIs, SageMaker domains, S3 buckets, Lambda functions) are listed at $0.
+capacity, interface VPC endpoints, Secrets Manager secrets, KMS keys, CloudWatch alarms (per alarm metric)
+and dashboards, the last two after the free tier of each account (10 alarm metrics, 3 dashboards). Resources
+that bill only by use (log groups, metric filters, saved queries, HTTP APIs, SageMaker domains, S3 buckets,
+Lambda functions) are listed at $0.
 
 Usage::
 
@@ -47,6 +49,9 @@ PRICES: dict[str, float] = {
     "vpc_interface_endpoint_az_hour": 0.01,  # per interface endpoint per AZ (ENI)-hour
     "secrets_manager_secret_month": 0.40,
     "kms_key_month": 1.00,  # customer managed key; first 20k requests/month free
+    "cloudwatch_alarm_metric_month": 0.10,  # standard resolution, per metric an alarm evaluates
+    "cloudwatch_high_resolution_alarm_metric_month": 0.30,  # periods under 60 s
+    "cloudwatch_dashboard_month": 3.00,
     # Managed MLflow on SageMaker AI, tracking server size Small, per hour (value recalled from the
     # SageMaker pricing page, not re-checked offline: verify before quoting it).
     "sagemaker_mlflow_small_hour": 0.642,
@@ -57,9 +62,16 @@ ALB_IDLE_LCU = 0.0
 #: Aurora storage of an idle, almost empty cluster (GB); billed per GB-month actually used.
 AURORA_IDLE_STORAGE_GB = 0.0
 
+#: CloudWatch's free tier, per account and region and shared with everything else in it: the first alarm
+#: metrics and dashboards cost nothing.
+FREE_ALARM_METRICS = 10
+FREE_DASHBOARDS = 3
+
 #: Resources that cost nothing while idle; listed so the page shows they were considered.
 ZERO_IDLE = {
     "AWS::Logs::LogGroup": "CloudWatch log group (pay per GB ingested/stored)",
+    "AWS::Logs::MetricFilter": "CloudWatch metric filter (its metric bills only in hours it publishes; idle: none)",
+    "AWS::Logs::QueryDefinition": "Saved Logs Insights query (pay per GB scanned when run)",
     "AWS::ApiGatewayV2::Api": "API Gateway HTTP API (pay per request)",
     "AWS::ApiGatewayV2::VpcLink": "API Gateway VPC link (no charge)",
     "AWS::SageMaker::Domain": "SageMaker domain (apps bill while running)",
@@ -74,10 +86,15 @@ class LineItem:
     count: float
     unit: str
     unit_price: float  # USD per unit per month
+    free: float = 0.0  # units a free tier covers (not in count)
 
     @property
     def monthly(self) -> float:
         return self.count * self.unit_price
+
+    @property
+    def monthly_without_free_tier(self) -> float:
+        return (self.count + self.free) * self.unit_price
 
 
 Template = Mapping[str, Any]
@@ -169,6 +186,48 @@ def _aurora(resources: Sequence[tuple[str, Mapping[str, Any]]]) -> list[LineItem
     return items
 
 
+def _alarm_metrics(resources: Sequence[tuple[str, Mapping[str, Any]]]) -> tuple[int, int]:
+    """(standard, high-resolution) alarm metrics: one per single-metric alarm, one per metric in a math alarm."""
+    standard = high_resolution = 0
+    for _, alarm in _of_type(resources, "AWS::CloudWatch::Alarm"):
+        props = alarm.get("Properties", {})
+        queries = props.get("Metrics")
+        stats = [q["MetricStat"] for q in queries if "MetricStat" in q] if queries else [props]
+        for stat in stats:
+            if int(stat.get("Period", 60)) < 60:
+                high_resolution += 1
+            else:
+                standard += 1
+    return standard, high_resolution
+
+
+def _after_free_tier(label: str, n: int, free: int, unit: str, price: str) -> LineItem:
+    """``n`` units of which the account's free tier covers the first ``free``."""
+    return LineItem(label, max(0, n - free), unit, PRICES[price], free=min(n, free))
+
+
+def _cloudwatch(resources: Sequence[tuple[str, Mapping[str, Any]]]) -> list[LineItem]:
+    """Alarms and dashboards, after the free tier (standard-resolution alarm metrics only: high-resolution
+    alarms are not in it)."""
+    items: list[LineItem] = []
+    standard, high_resolution = _alarm_metrics(resources)
+    if standard:
+        label = f"CloudWatch alarm metrics, standard ({standard}; first {FREE_ALARM_METRICS} per account free)"
+        items.append(
+            _after_free_tier(label, standard, FREE_ALARM_METRICS, "alarm metric-month", "cloudwatch_alarm_metric_month")
+        )
+    if high_resolution:
+        label = f"CloudWatch alarm metrics, high resolution ({high_resolution}; no free tier)"
+        price = "cloudwatch_high_resolution_alarm_metric_month"
+        items.append(_after_free_tier(label, high_resolution, 0, "alarm metric-month", price))
+    if dashboards := len(_of_type(resources, "AWS::CloudWatch::Dashboard")):
+        label = f"CloudWatch dashboard ({dashboards}; first {FREE_DASHBOARDS} per account free)"
+        items.append(
+            _after_free_tier(label, dashboards, FREE_DASHBOARDS, "dashboard-month", "cloudwatch_dashboard_month")
+        )
+    return items
+
+
 def idle_cost(templates: Iterable[Template]) -> list[LineItem]:
     """The idle-cost line items of an app made of ``templates`` (CloudFormation templates as dicts)."""
     resources = _resources(templates)
@@ -230,6 +289,7 @@ def idle_cost(templates: Iterable[Template]) -> list[LineItem]:
         items.append(LineItem("Secrets Manager secret", n, "secret-month", PRICES["secrets_manager_secret_month"]))
     if n := count("AWS::KMS::Key"):
         items.append(LineItem("KMS customer managed key", n, "key-month", PRICES["kms_key_month"]))
+    items.extend(_cloudwatch(resources))
     for type_, label in ZERO_IDLE.items():
         if n := count(type_):
             items.append(LineItem(label, n, "idle", 0.0))
@@ -302,6 +362,14 @@ def render_markdown(costs: Mapping[str, Sequence[LineItem]]) -> str:
         "ECR image (about $0.10 per GB-month), and taxes. Existing VPCs' NAT gateways are not part of these",
         "apps' templates and so are not counted for `existing_vpc`, `custom_networking` and `training_job`.",
         "",
+        f"CloudWatch alarms and dashboards (`MlflowMonitoring`) are counted at list prices, "
+        f"{_usd(PRICES['cloudwatch_alarm_metric_month'])} per standard alarm metric and "
+        f"{_usd(PRICES['cloudwatch_dashboard_month'])} per dashboard a month, after CloudWatch's free tier: the "
+        f"first {FREE_ALARM_METRICS} alarm metrics and {FREE_DASHBOARDS} dashboards of each account cost nothing. "
+        "The free tier is shared with every other alarm and dashboard of the account and region, so each "
+        "example also says what it costs once the free tier is used up. The metric filters on the server's "
+        "log publish (and bill, as custom metrics) only in hours with a matching line: nothing while idle.",
+        "",
     ]
     for name, items in costs.items():
         lines += [
@@ -315,6 +383,13 @@ def render_markdown(costs: Mapping[str, Sequence[LineItem]]) -> str:
                 f"| {item.resource} | {item.count:g} | {_usd(item.unit_price)} / {item.unit} | {_usd(item.monthly)} |"
             )
         lines += [f"| **total** | | | **{_usd(total(items))}** |", ""]
+        extra = sum(item.monthly_without_free_tier - item.monthly for item in items)
+        if extra:
+            lines += [
+                f"Without CloudWatch's free tier (used up by other alarms and dashboards of the account): "
+                f"{_usd(total(items) + extra)}.",
+                "",
+            ]
     lines += [
         "## Compared with managed MLflow on SageMaker AI",
         "",

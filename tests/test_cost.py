@@ -176,3 +176,53 @@ def test_docs_cost_page_is_up_to_date() -> None:
     assert (Path(REPO_ROOT) / "docs" / "cost.md").read_text(encoding="utf-8") == page, (
         "docs/cost.md is stale: run ./dev shell python scripts/cost.py --write docs/cost.md"
     )
+
+
+def _alarm(period: int = 300) -> dict[str, Any]:
+    return {"Type": "AWS::CloudWatch::Alarm", "Properties": {"Period": period, "MetricName": "M", "Namespace": "N"}}
+
+
+def test_alarms_and_dashboards_bill_after_the_accounts_free_tier() -> None:
+    """15 standard alarm metrics (13 alarms and a math alarm of 2), 1 high-resolution, 4 dashboards."""
+    math = {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {
+            "Metrics": [
+                {"Id": "a", "MetricStat": {"Metric": {"MetricName": "A"}, "Period": 300, "Stat": "Sum"}},
+                {"Id": "b", "MetricStat": {"Metric": {"MetricName": "B"}, "Period": 300, "Stat": "Sum"}},
+                {"Id": "ratio", "Expression": "a / b"},
+            ]
+        },
+    }
+    resources: dict[str, Any] = {f"Alarm{i}": _alarm() for i in range(13)}
+    resources |= {"Math": math, "Fast": _alarm(period=10)}
+    resources |= {f"Dashboard{i}": {"Type": "AWS::CloudWatch::Dashboard"} for i in range(4)}
+    items = cost.idle_cost([{"Resources": resources}])
+    billed = (
+        (15 - cost.FREE_ALARM_METRICS) * PRICES["cloudwatch_alarm_metric_month"]
+        + 1 * PRICES["cloudwatch_high_resolution_alarm_metric_month"]  # high resolution: never in the free tier
+        + (4 - cost.FREE_DASHBOARDS) * PRICES["cloudwatch_dashboard_month"]
+    )
+    assert cost.total(items) == pytest.approx(billed)
+    assert cost.total(items) == pytest.approx(0.50 + 0.30 + 3.00)
+    without_free_tier = sum(item.monthly_without_free_tier for item in items)
+    assert without_free_tier == pytest.approx(1.50 + 0.30 + 12.00)
+
+
+def test_high_resolution_alarms_are_not_in_the_free_tier() -> None:
+    items = cost.idle_cost([{"Resources": {"Fast": _alarm(period=10)}}])
+    assert cost.total(items) == pytest.approx(PRICES["cloudwatch_high_resolution_alarm_metric_month"])
+
+
+def test_a_deployment_within_the_free_tier_costs_nothing_for_monitoring() -> None:
+    resources: dict[str, Any] = {f"Alarm{i}": _alarm() for i in range(10)}
+    resources["Dashboard"] = {"Type": "AWS::CloudWatch::Dashboard"}
+    resources["Filter"] = {"Type": "AWS::Logs::MetricFilter"}
+    resources["Query"] = {"Type": "AWS::Logs::QueryDefinition"}
+    items = cost.idle_cost([{"Resources": resources}])
+    assert cost.total(items) == 0
+    assert {item.resource for item in items if item.unit == "idle"} == {
+        cost.ZERO_IDLE["AWS::Logs::MetricFilter"],
+        cost.ZERO_IDLE["AWS::Logs::QueryDefinition"],
+    }
+    assert sum(item.monthly_without_free_tier for item in items) == pytest.approx(1.00 + 3.00)

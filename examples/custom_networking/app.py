@@ -28,7 +28,7 @@ from aws_cdk import aws_route53 as route53
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
-from mlflow_sagemaker_constructs import Listener, SecureMlflowService, ServerAccess
+from mlflow_sagemaker_constructs import Listener, MlflowMonitoring, SecureMlflowService, ServerAccess
 
 FEATURE_FLAGS: dict[str, Any] = json.loads(
     (Path(__file__).resolve().parent.parent / "cdk_feature_flags.json").read_text()
@@ -84,6 +84,7 @@ class CustomNetworkingStack(cdk.Stack):
                 subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
             ),
         )
+        MlflowMonitoring(self, "Monitoring", server=mlflow)
         cdk.CfnOutput(self, "Url", value=mlflow.url)
 
 

@@ -1,7 +1,8 @@
 """Existing VPC and existing SageMaker Studio domain: the constructs dropped into what a platform team has.
 
 The VPC and its subnets are identified by ids in ``cdk.json`` context (no lookups, no credentials needed
-to synthesize); the Studio domain by its id. Replace the context values with yours, then ``cdk deploy``.
+to synthesize); the Studio domain by its id; the platform team's SNS topic for alarms by its ARN
+(``alarm_topic_arn``). Replace the context values with yours, then ``cdk deploy``.
 """
 
 from __future__ import annotations
@@ -12,11 +13,19 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_sns as sns
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
-from mlflow_sagemaker_constructs import EdgeAuthorization, PrivateHttpApi, SecureMlflowService, StudioDomainOrUser
+from mlflow_sagemaker_constructs import (
+    EdgeAuthorization,
+    MlflowMonitoring,
+    PrivateHttpApi,
+    SecureMlflowService,
+    StudioDomainOrUser,
+)
 
 FEATURE_FLAGS: dict[str, Any] = json.loads(
     (Path(__file__).resolve().parent.parent / "cdk_feature_flags.json").read_text()
@@ -48,6 +57,16 @@ class ExistingVpcStack(cdk.Stack):
             mlflow=mlflow,
             existing_domain_id=context("studio_domain_id"),
             user_profile_names=context("user_profile_names"),
+        )
+        # The platform team's existing alarm topic: every alarm notifies it when it fires and when it recovers.
+        topic = sns.Topic.from_topic_arn(self, "AlarmTopic", context("alarm_topic_arn"))
+        MlflowMonitoring(
+            self,
+            "Monitoring",
+            server=mlflow,
+            http_api=api,
+            alarm_actions=[cloudwatch_actions.SnsAction(topic)],
+            ok_actions=[cloudwatch_actions.SnsAction(topic)],
         )
         cdk.CfnOutput(self, "InVpcUrl", value=mlflow.url)
         cdk.CfnOutput(self, "ApiUrl", value=api.url)

@@ -21,6 +21,7 @@ from mlflow_sagemaker_constructs import (
     EndpointVariant,
     MlflowAuthentication,
     MlflowModelEndpoint,
+    MlflowMonitoring,
     PrincipalMapping,
     PrivateHttpApi,
     SecureMlflowService,
@@ -146,6 +147,15 @@ class MlflowStack(cdk.Stack):
                 variant=EndpointVariant.serverless(2048, max_concurrency=5),
             )
             cdk.CfnOutput(self, "EndpointName", value=self.endpoint.endpoint_name)
+        # Alarms (quiet while idle), a dashboard by tier and saved Logs Insights queries. To be told, pass
+        # alarm_actions=[aws_cloudwatch_actions.SnsAction(topic)] (docs/monitoring.md).
+        self.monitoring = MlflowMonitoring(
+            self,
+            "Monitoring",
+            server=self.mlflow,
+            http_api=self.api,
+            endpoints=[self.endpoint] if self.endpoint is not None else [],
+        )
         cdk.CfnOutput(self, "InVpcUrl", value=self.mlflow.url, description="MLflow URL inside the VPC")
         assert self.mlflow.admin_secret is not None
         cdk.CfnOutput(

@@ -17,7 +17,7 @@ from aws_cdk import aws_ec2 as ec2
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
-from mlflow_sagemaker_constructs import SecureMlflowService, StudioDomainOrUser
+from mlflow_sagemaker_constructs import MlflowMonitoring, SecureMlflowService, StudioDomainOrUser
 
 FEATURE_FLAGS: dict[str, Any] = json.loads(
     (Path(__file__).resolve().parent.parent / "cdk_feature_flags.json").read_text()
@@ -39,6 +39,7 @@ class TrainingStack(cdk.Stack):
             isolated_subnet_route_table_ids=context("isolated_route_table_ids"),
         )
         mlflow = SecureMlflowService(self, "Mlflow", vpc=vpc)
+        MlflowMonitoring(self, "Monitoring", server=mlflow)
         user = context("user_profile_name")
         studio = StudioDomainOrUser(self, "Studio", vpc=vpc, mlflow=mlflow, user_profile_names=[user])
         config = studio.training_config(user)

@@ -17,6 +17,10 @@ from mlflow_sagemaker_constructs.versions import MLFLOW_VERSION
 if TYPE_CHECKING:
     from mlflow_sagemaker_constructs.http_api.private_http_api import EdgeAuthorization as EdgeAuthorization
     from mlflow_sagemaker_constructs.http_api.private_http_api import PrivateHttpApi as PrivateHttpApi
+    from mlflow_sagemaker_constructs.monitoring.alarms import AlarmSettings as AlarmSettings
+    from mlflow_sagemaker_constructs.monitoring.alarms import MlflowAlarms as MlflowAlarms
+    from mlflow_sagemaker_constructs.monitoring.metrics import MetricOverrides as MetricOverrides
+    from mlflow_sagemaker_constructs.monitoring.monitoring import MlflowMonitoring as MlflowMonitoring
     from mlflow_sagemaker_constructs.serving.endpoint import MlflowModelEndpoint as MlflowModelEndpoint
     from mlflow_sagemaker_constructs.serving.serving_image import ServingImage as ServingImage
     from mlflow_sagemaker_constructs.serving.variant import Autoscaling as Autoscaling
@@ -77,6 +81,10 @@ _EXPORTS = {
     "DataCapture": "serving.variant",
     "Autoscaling": "serving.variant",
     "EndpointVariant": "serving.variant",
+    "MetricOverrides": "monitoring.metrics",
+    "MlflowMonitoring": "monitoring.monitoring",
+    "MlflowAlarms": "monitoring.alarms",
+    "AlarmSettings": "monitoring.alarms",
 }
 
 __all__ = ["MLFLOW_VERSION", "__version__", *sorted(_EXPORTS)]

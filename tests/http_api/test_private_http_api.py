@@ -327,6 +327,7 @@ def test_default_access_logs_are_structured_json_kept_three_months(default: Buil
 @pytest.mark.parametrize(
     ("method", "metric_name", "statistic"),
     [
+        ("metric_count", "Count", "Sum"),
         ("metric_client_error", "4xx", "Sum"),
         ("metric_server_error", "5xx", "Sum"),
         ("metric_latency", "Latency", "Average"),
@@ -340,6 +341,7 @@ def test_metrics_are_the_apis_own(default: Built, method: str, metric_name: str,
     assert metric.metric_name == metric_name
     assert metric.statistic == statistic
     assert metric.period.to_seconds() == 60
+    assert getattr(default.api, method)(statistic="p99").statistic == "p99"
     assert default.ref(metric.dimensions) == {"ApiId": {"Ref": api_id}}
 
 

@@ -804,7 +804,9 @@ METRICS: list[tuple[str, Callable[[MlflowModelEndpoint], cloudwatch.Metric], str
     ("4xx errors", lambda e: e.metric_invocation_errors("4XX"), "Invocation4XXErrors", "Sum"),
     ("lower-case family", lambda e: e.metric_invocation_errors("4xx"), "Invocation4XXErrors", "Sum"),
     ("model latency", lambda e: e.metric_model_latency(), "ModelLatency", "p90"),
+    ("overhead latency", lambda e: e.metric_overhead_latency(), "OverheadLatency", "p90"),
     ("model setup time", lambda e: e.metric_model_setup_time(), "ModelSetupTime", "Maximum"),
+    ("cold starts", lambda e: e.metric_cold_starts(), "ModelSetupTime", "SampleCount"),
 ]
 
 
@@ -825,6 +827,23 @@ def test_metric(
         "EndpointName": {"Fn::GetAtt": [_logical_id(endpoint.endpoint), "EndpointName"]},
         "VariantName": VARIANT_NAME,
     }
+
+
+OVERRIDABLE = [
+    "metric_invocations",
+    "metric_invocation_errors",
+    "metric_model_latency",
+    "metric_overhead_latency",
+    "metric_model_setup_time",
+    "metric_cold_starts",
+]
+
+
+@pytest.mark.parametrize("method", OVERRIDABLE)
+def test_metric_options_override_the_defaults(defaults: Built, method: str) -> None:
+    endpoint, _ = defaults
+    metric = getattr(endpoint, method)(statistic="p99", period=cdk.Duration.minutes(1), label="mine")
+    assert (metric.statistic, metric.period.to_minutes(), metric.label) == ("p99", 1, "mine")
 
 
 def test_metrics_render_in_alarms() -> None:

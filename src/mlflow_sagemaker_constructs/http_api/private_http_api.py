@@ -6,6 +6,7 @@ import enum
 import json
 import re
 from collections.abc import Sequence
+from typing import Unpack
 
 import aws_cdk as cdk
 import jsii
@@ -26,6 +27,7 @@ from constructs import Construct
 from mlflow_sagemaker_constructs._internal import checkov
 from mlflow_sagemaker_constructs._internal import validation as check
 from mlflow_sagemaker_constructs._internal.nag import acknowledge, acknowledge_wildcard_resource
+from mlflow_sagemaker_constructs.monitoring.metrics import MetricOverrides, with_defaults
 from mlflow_sagemaker_constructs.tracking_server.interface import IMlflowTrackingServer
 
 __all__ = [
@@ -282,21 +284,25 @@ class PrivateHttpApi(Construct):
             )
         return grant
 
-    def metric_client_error(self, **props: object) -> cloudwatch.Metric:
-        """4xx responses of the API (sum per period)."""
-        return self.http_api.metric_client_error(**props)  # type: ignore[arg-type]
+    def metric_count(self, **overrides: Unpack[MetricOverrides]) -> cloudwatch.Metric:
+        """Requests the API received (sum per 5 minutes)."""
+        return self.http_api.metric_count(**with_defaults(overrides, statistic="Sum"))
 
-    def metric_server_error(self, **props: object) -> cloudwatch.Metric:
-        """5xx responses of the API (sum per period)."""
-        return self.http_api.metric_server_error(**props)  # type: ignore[arg-type]
+    def metric_client_error(self, **overrides: Unpack[MetricOverrides]) -> cloudwatch.Metric:
+        """4xx responses of the API, including the server's 401/403 and the stage's 429 (sum per 5 minutes)."""
+        return self.http_api.metric_client_error(**overrides)
 
-    def metric_latency(self, **props: object) -> cloudwatch.Metric:
-        """Time from request to response at the edge (milliseconds)."""
-        return self.http_api.metric_latency(**props)  # type: ignore[arg-type]
+    def metric_server_error(self, **overrides: Unpack[MetricOverrides]) -> cloudwatch.Metric:
+        """5xx responses of the API, including 504 when the server takes longer than 30 s (sum per 5 minutes)."""
+        return self.http_api.metric_server_error(**overrides)
 
-    def metric_integration_latency(self, **props: object) -> cloudwatch.Metric:
-        """Time the load balancer and server took (milliseconds)."""
-        return self.http_api.metric_integration_latency(**props)  # type: ignore[arg-type]
+    def metric_latency(self, **overrides: Unpack[MetricOverrides]) -> cloudwatch.Metric:
+        """Time from request to response at the edge (milliseconds, average per 5 minutes)."""
+        return self.http_api.metric_latency(**overrides)
+
+    def metric_integration_latency(self, **overrides: Unpack[MetricOverrides]) -> cloudwatch.Metric:
+        """Time the load balancer and server took (milliseconds, average per 5 minutes)."""
+        return self.http_api.metric_integration_latency(**overrides)
 
     # ----------------------------------------------------------------------------------------------
     # Protected hooks

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Unpack
 
 import aws_cdk as cdk
 from aws_cdk import aws_applicationautoscaling as appscaling
@@ -17,6 +18,7 @@ from constructs import Construct
 
 from mlflow_sagemaker_constructs._internal import validation as check
 from mlflow_sagemaker_constructs._internal.nag import acknowledge, acknowledge_wildcard_resource
+from mlflow_sagemaker_constructs.monitoring.metrics import MetricOverrides, metric, with_defaults
 from mlflow_sagemaker_constructs.serving.serving_image import BoundServingImage, ServingImage
 from mlflow_sagemaker_constructs.serving.variant import (
     DEFAULT_SERVERLESS_MAX_CONCURRENCY,
@@ -164,37 +166,45 @@ class MlflowModelEndpoint(Construct):
         )
 
     def metric(
-        self, metric_name: str, *, namespace: str = "AWS/SageMaker", statistic: str = "Sum"
+        self,
+        metric_name: str,
+        *,
+        namespace: str = "AWS/SageMaker",
+        **overrides: Unpack[MetricOverrides],
     ) -> cloudwatch.Metric:
-        """A metric of this endpoint's variant (``EndpointName`` and ``VariantName`` dimensions)."""
-        return cloudwatch.Metric(
-            namespace=namespace,
-            metric_name=metric_name,
-            dimensions_map={"EndpointName": self.endpoint_name, "VariantName": VARIANT_NAME},
-            statistic=statistic,
-            period=cdk.Duration.minutes(5),
-        )
+        """A metric of this endpoint's variant (``EndpointName`` and ``VariantName`` dimensions), sum per 5 minutes
+        unless ``statistic`` or ``period`` say otherwise."""
+        dimensions = {"EndpointName": self.endpoint_name, "VariantName": VARIANT_NAME}
+        return metric(namespace, metric_name, dimensions, statistic="Sum", overrides=overrides)
 
-    def metric_invocations(self) -> cloudwatch.Metric:
-        """Invocations (sum per 5 minutes)."""
-        return self.metric("Invocations")
+    def metric_invocations(self, **overrides: Unpack[MetricOverrides]) -> cloudwatch.Metric:
+        """Invocations (sum per 5 minutes); no data while nobody invokes the endpoint."""
+        return self.metric("Invocations", **overrides)
 
-    def metric_invocation_errors(self, family: str = "5XX") -> cloudwatch.Metric:
+    def metric_invocation_errors(self, family: str = "5XX", **overrides: Unpack[MetricOverrides]) -> cloudwatch.Metric:
         """Invocations answered with a ``4XX`` or ``5XX`` error (sum per 5 minutes)."""
         if family.upper() not in _ERROR_FAMILIES:
             raise ValueError(
                 f"family ({family!r}) has no SageMaker invocation error metric: use '4XX' (client errors) or "
                 "'5XX' (model and server errors)"
             )
-        return self.metric(f"Invocation{family.upper()}Errors")
+        return self.metric(f"Invocation{family.upper()}Errors", **overrides)
 
-    def metric_model_latency(self) -> cloudwatch.Metric:
+    def metric_model_latency(self, **overrides: Unpack[MetricOverrides]) -> cloudwatch.Metric:
         """Model latency in microseconds (p90 per 5 minutes)."""
-        return self.metric("ModelLatency", statistic="p90")
+        return self.metric("ModelLatency", **with_defaults(overrides, statistic="p90"))
 
-    def metric_model_setup_time(self) -> cloudwatch.Metric:
+    def metric_overhead_latency(self, **overrides: Unpack[MetricOverrides]) -> cloudwatch.Metric:
+        """SageMaker's own latency on top of the model's, in microseconds (p90 per 5 minutes)."""
+        return self.metric("OverheadLatency", **with_defaults(overrides, statistic="p90"))
+
+    def metric_model_setup_time(self, **overrides: Unpack[MetricOverrides]) -> cloudwatch.Metric:
         """Serverless cold starts: time to launch compute for the model, in microseconds (max per 5 minutes)."""
-        return self.metric("ModelSetupTime", statistic="Maximum")
+        return self.metric("ModelSetupTime", **with_defaults(overrides, statistic="Maximum"))
+
+    def metric_cold_starts(self, **overrides: Unpack[MetricOverrides]) -> cloudwatch.Metric:
+        """Serverless cold starts: how many times compute was launched (sample count of ``ModelSetupTime``)."""
+        return self.metric("ModelSetupTime", **with_defaults(overrides, statistic="SampleCount"))
 
     # ------------------------------------------------------------------------------------------------
     # Protected hooks

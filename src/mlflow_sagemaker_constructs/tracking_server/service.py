@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Unpack
 
 import aws_cdk as cdk
 import jsii
@@ -25,6 +26,8 @@ from mlflow_sagemaker_constructs._internal import checkov
 from mlflow_sagemaker_constructs._internal import validation as check
 from mlflow_sagemaker_constructs._internal.cdk_fixups import tidy_log_retention_function
 from mlflow_sagemaker_constructs._internal.nag import acknowledge
+from mlflow_sagemaker_constructs.monitoring import server_logs
+from mlflow_sagemaker_constructs.monitoring.metrics import MetricOverrides, metric, with_defaults
 from mlflow_sagemaker_constructs.tracking_server.access import ServerAccess
 from mlflow_sagemaker_constructs.tracking_server.access_logs import AccessLogs
 from mlflow_sagemaker_constructs.tracking_server.artifacts import ArtifactAccess, ArtifactStore, grant_prefix
@@ -235,6 +238,7 @@ class SecureMlflowService(Construct):
         self.ai_gateway_secret = self._create_ai_gateway_secret()
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=log_removal_policy)
         checkov.skip(self.log_group, "CKV_AWS_158", checkov.LOG_GROUP_KMS_REASON)
+        self.log_metric_filters = self._create_log_metric_filters()
         self.task_definition = self._create_task_definition()
         self.container = self._add_container()
         self.service = self._create_service()
@@ -997,10 +1001,131 @@ class SecureMlflowService(Construct):
 
     # ------------------------------------------------------------------ metrics
 
-    def metric_cpu_utilization(self, **props: object) -> cloudwatch.Metric:
-        """Average CPU utilisation of the service's tasks (percent)."""
-        return self.service.metric_cpu_utilization(**props)  # type: ignore[arg-type]
+    def metric_cpu_utilization(self, **overrides: Unpack[MetricOverrides]) -> cloudwatch.Metric:
+        """Average CPU utilisation of the service's tasks (percent, average per 5 minutes)."""
+        return self.service.metric_cpu_utilization(**overrides)
 
-    def metric_memory_utilization(self, **props: object) -> cloudwatch.Metric:
-        """Average memory utilisation of the service's tasks (percent)."""
-        return self.service.metric_memory_utilization(**props)  # type: ignore[arg-type]
+    def metric_memory_utilization(self, **overrides: Unpack[MetricOverrides]) -> cloudwatch.Metric:
+        """Average memory utilisation of the service's tasks (percent, average per 5 minutes)."""
+        return self.service.metric_memory_utilization(**overrides)
+
+    def metric_running_tasks(self, **overrides: Unpack[MetricOverrides]) -> cloudwatch.Metric:
+        """Tasks in the RUNNING state (Container Insights ``RunningTaskCount``, average per 5 minutes).
+
+        Container Insights is on in the cluster the construct creates; a cluster of your own needs it on.
+        """
+        dimensions = {"ClusterName": self.cluster.cluster_name, "ServiceName": self.service.service_name}
+        return metric("ECS/ContainerInsights", "RunningTaskCount", dimensions, statistic="Average", overrides=overrides)
+
+    def metric_request_count(self, **overrides: Unpack[MetricOverrides]) -> cloudwatch.Metric:
+        """Requests the load balancer sent to the server (sum per 5 minutes)."""
+        return self.target_group.metrics.request_count(**overrides)
+
+    def metric_load_balancer_5xx(self, **overrides: Unpack[MetricOverrides]) -> cloudwatch.Metric:
+        """5xx answers the load balancer made itself, e.g. 502/503/504 without a healthy task (sum per 5 minutes)."""
+        return self.load_balancer.metrics.http_code_elb(
+            elbv2.HttpCodeElb.ELB_5XX_COUNT, **with_defaults(overrides, statistic="Sum")
+        )
+
+    def metric_target_5xx(self, **overrides: Unpack[MetricOverrides]) -> cloudwatch.Metric:
+        """5xx answers of the server's tasks, as the load balancer saw them (sum per 5 minutes)."""
+        return self.target_group.metrics.http_code_target(
+            elbv2.HttpCodeTarget.TARGET_5XX_COUNT, **with_defaults(overrides, statistic="Sum")
+        )
+
+    def metric_target_response_time(self, **overrides: Unpack[MetricOverrides]) -> cloudwatch.Metric:
+        """Seconds from the load balancer sending a request to the task answering it (average per 5 minutes)."""
+        return self.target_group.metrics.target_response_time(**overrides)
+
+    def metric_unhealthy_hosts(self, **overrides: Unpack[MetricOverrides]) -> cloudwatch.Metric:
+        """Tasks failing the load balancer's health check (average per 5 minutes)."""
+        return self.target_group.metrics.unhealthy_host_count(**overrides)
+
+    def metric_healthy_hosts(self, **overrides: Unpack[MetricOverrides]) -> cloudwatch.Metric:
+        """Tasks passing the load balancer's health check (average per 5 minutes)."""
+        return self.target_group.metrics.healthy_host_count(**overrides)
+
+    def _measured_database(self, what: str) -> rds.IDatabaseCluster:
+        cluster = self.database_cluster or self.database.cluster
+        if cluster is None:
+            raise ValueError(
+                f"{what}: the service uses TrackingDatabase.existing(...), which names no cluster to measure: use "
+                "TrackingDatabase.from_cluster(cluster, ...) or your database's own metrics"
+            )
+        return cluster
+
+    def metric_database_capacity(self, **overrides: Unpack[MetricOverrides]) -> cloudwatch.Metric:
+        """Aurora Serverless v2 capacity in ACUs (average per 5 minutes): 0 or no data while the cluster is
+        paused, so resumes show as steps up from 0."""
+        cluster = self._measured_database("metric_database_capacity")
+        return cluster.metric("ServerlessDatabaseCapacity", **with_defaults(overrides, statistic="Average"))
+
+    def metric_database_acu_utilization(self, **overrides: Unpack[MetricOverrides]) -> cloudwatch.Metric:
+        """Capacity as a percentage of the cluster's maximum ACUs (average per 5 minutes); near 100, the
+        cluster cannot scale further."""
+        cluster = self._measured_database("metric_database_acu_utilization")
+        return cluster.metric("ACUUtilization", **with_defaults(overrides, statistic="Average"))
+
+    def metric_database_connections(self, **overrides: Unpack[MetricOverrides]) -> cloudwatch.Metric:
+        """Open database connections (average per 5 minutes); the cluster pauses only at 0."""
+        cluster = self._measured_database("metric_database_connections")
+        return cluster.metric_database_connections(**overrides)
+
+    def metric_database_cpu_utilization(self, **overrides: Unpack[MetricOverrides]) -> cloudwatch.Metric:
+        """CPU utilisation of the database (percent, average per 5 minutes)."""
+        cluster = self._measured_database("metric_database_cpu_utilization")
+        return cluster.metric_cpu_utilization(**overrides)
+
+    def metric_artifact_bucket_size(self, **overrides: Unpack[MetricOverrides]) -> cloudwatch.Metric:
+        """Bytes in the artifact bucket, standard storage class (S3 reports once a day; average per day)."""
+        dimensions = {"BucketName": self.bucket.bucket_name, "StorageType": "StandardStorage"}
+        options = with_defaults(overrides, period=cdk.Duration.days(1))
+        return metric("AWS/S3", "BucketSizeBytes", dimensions, statistic="Average", overrides=options)
+
+    def metric_artifact_objects(self, **overrides: Unpack[MetricOverrides]) -> cloudwatch.Metric:
+        """Objects in the artifact bucket, every storage class (S3 reports once a day; average per day)."""
+        dimensions = {"BucketName": self.bucket.bucket_name, "StorageType": "AllStorageTypes"}
+        options = with_defaults(overrides, period=cdk.Duration.days(1))
+        return metric("AWS/S3", "NumberOfObjects", dimensions, statistic="Average", overrides=options)
+
+    def _log_metric(self, metric_name: str, overrides: MetricOverrides) -> cloudwatch.Metric:
+        return metric(self.log_metrics_namespace, metric_name, {}, statistic="Sum", overrides=overrides)
+
+    def metric_auth_failures(self, **overrides: Unpack[MetricOverrides]) -> cloudwatch.Metric:
+        """Requests the server refused with 401 or 403, from its log (sum per 5 minutes; no data without any)."""
+        return self._log_metric(server_logs.AUTH_FAILURES_METRIC, overrides)
+
+    def metric_server_errors(self, **overrides: Unpack[MetricOverrides]) -> cloudwatch.Metric:
+        """Requests the server answered with a 5xx, from its log (sum per 5 minutes; no data without any)."""
+        return self._log_metric(server_logs.SERVER_ERRORS_METRIC, overrides)
+
+    def metric_entrypoint_failures(self, **overrides: Unpack[MetricOverrides]) -> cloudwatch.Metric:
+        """Tasks whose entrypoint stopped with an error before the server started (sum per 5 minutes)."""
+        return self._log_metric(server_logs.ENTRYPOINT_FAILURES_METRIC, overrides)
+
+    @property
+    def log_metrics_namespace(self) -> str:
+        """The CloudWatch namespace of the metrics from the log group's metric filters, unique per deployment."""
+        return server_logs.log_metrics_namespace(self)
+
+    def _create_log_metric_filters(self) -> dict[str, logs.MetricFilter]:
+        """Metric filters on the server's log group: 401/403s, 5xx and entrypoint failures (no default value,
+        so nothing is published, and nothing billed, while nothing matches)."""
+        patterns = {
+            server_logs.AUTH_FAILURES_METRIC: server_logs.AUTH_FAILURES_PATTERN,
+            server_logs.SERVER_ERRORS_METRIC: server_logs.SERVER_ERRORS_PATTERN,
+            server_logs.ENTRYPOINT_FAILURES_METRIC: server_logs.ENTRYPOINT_FAILURES_PATTERN,
+        }
+        return {
+            name: logs.MetricFilter(
+                self,
+                f"{name}Filter",
+                log_group=self.log_group,
+                filter_pattern=logs.FilterPattern.literal(pattern),
+                metric_namespace=self.log_metrics_namespace,
+                metric_name=name,
+                metric_value="1",
+                unit=cloudwatch.Unit.COUNT,
+            )
+            for name, pattern in patterns.items()
+        }

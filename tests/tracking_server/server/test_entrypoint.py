@@ -221,6 +221,7 @@ def test_proxied_server_arguments() -> None:
     opts = args[args.index("--uvicorn-opts") + 1]
     assert "--loop uvloop" in opts
     assert "--http httptools" in opts
+    assert "--no-access-log" in opts  # the app logs requests itself (request_log.py)
     assert args[-2:] == ["--static-prefix", "/mlflow"]
     assert AWKWARD not in joined
     assert "--backend-store-uri" not in joined  # the URI (with its password) travels in the environment

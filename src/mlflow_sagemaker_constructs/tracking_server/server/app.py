@@ -8,7 +8,8 @@ uvicorn worker. It composes MLflow's own pieces instead of changing them:
    (:mod:`.auth_config`), whose ``authorization_function`` is :func:`.authentication.authenticate_request`,
    with per-worker caching of user lookups (:mod:`.user_cache`) and, with an IAM audience, IAM tokens
    (:mod:`.iam_authentication`);
-3. request policies (:mod:`.request_policy`) as Flask before-request hooks, which run after authentication.
+3. request policies (:mod:`.request_policy`) as Flask before-request hooks, which run after authentication;
+4. one JSON log line per request and handlers for this package's log messages (:mod:`.request_log`).
 
 Importing this module is cheap and has no side effects: ``mlflow server`` imports it in its own process
 only to see that :func:`create_app` is a factory.
@@ -20,7 +21,7 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from . import aws_clients, contract, request_policy
+from . import aws_clients, contract, request_log, request_policy
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -41,7 +42,7 @@ def create_app() -> Any:
     else:
         from mlflow.server.fastapi_app import app as asgi_app
     request_policy.install(flask_app, env)
-    return asgi_app
+    return request_log.install(flask_app, asgi_app)
 
 
 def _with_authentication(flask_app: Flask, env: Mapping[str, str]) -> Any:

@@ -1,0 +1,1 @@
+"""Operations: ``MlflowMonitoring`` (alarms, dashboard, saved queries) and the server's log formats."""
