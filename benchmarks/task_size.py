@@ -609,7 +609,8 @@ def render(data: Mapping[str, Any]) -> str:
             f"| {config.vcpu:g} | {config.workers} | {config.processes} | {config.idle_rss:.0f} | "
             f"{config.peak_rss:.0f} | {config.peak_pss:.0f} | {config.cold_start_empty:.0f} | "
             f"{config.cold_start_current:.0f} | {capacity(config):.0f} | "
-            f"{config.median('mix', 'p50_ms', clients=1):.0f} | {config.bytes_per_request:.0f} | {users:.0f} |"
+            f"{config.median('mix', 'p50_ms', clients=1):.0f} | "
+            f"{f'{config.bytes_per_request:.0f}' if config.bytes_per_request else 'not measured'} | {users:.0f} |"
         )
     lines += [
         "",
@@ -619,6 +620,10 @@ def render(data: Mapping[str, Any]) -> str:
         "the load at which a second",
         "task is started. *Bytes/request*: the mix through the API-Gateway stand-in (nginx), request as received",
         "plus response as sent, headers included: what a load balancer bills as processed bytes.",
+        "",
+        "The default task (0.5 vCPU, 1 GB, one worker, Graviton) was chosen from this table; why, and how",
+        "autoscaling covers a team of about 25 and bursts: "
+        "[Task size and autoscaling](constructs/secure-mlflow-service.md#task-size-and-autoscaling).",
         "",
         END,
     ]
