@@ -42,6 +42,7 @@ _ICONS: dict[str, tuple[str, str]] = {
     "AWS::ApiGatewayV2::Api": ("diagrams.aws.network", "APIGateway"),
     "AWS::ApiGatewayV2::VpcLink": ("diagrams.aws.network", "Privatelink"),
     "AWS::Route53::RecordSet": ("diagrams.aws.network", "Route53"),
+    "AWS::ServiceDiscovery::Service": ("diagrams.aws.network", "CloudMap"),
     "AWS::SageMaker::Domain": ("diagrams.aws.ml", "Sagemaker"),
     "AWS::SageMaker::UserProfile": ("diagrams.aws.general", "User"),
     "AWS::SageMaker::Model": ("diagrams.aws.ml", "SagemakerModel"),
@@ -193,6 +194,13 @@ def _relate(model: Model) -> None:
             for hop in link:
                 for balancer in balancers:
                     model.routes.add((hop, balancer, "HTTP"))
+        if resource.type == "AWS::ECS::Service":
+            # Without a load balancer the tasks are found through the Cloud Map service they register into.
+            for registry in properties.get("ServiceRegistries", []):
+                for target in _references(registry.get("RegistryArn")):
+                    target_key = f"{resource.stack}/{target}"
+                    if target_key in model.resources and model.shown(target_key):
+                        model.routes.add((target_key, key, "discovery"))
         if resource.type == "AWS::Route53::RecordSet":
             for target in refs[key]:
                 if model.shown(target):

@@ -89,7 +89,7 @@ def targets() -> dict[str, Target]:
     found: dict[str, Target] = {}
     for export in sorted(package.__all__):
         obj = getattr(package, export)
-        if not inspect.isclass(obj) or issubclass(obj, enum.Enum) or export in _SKIPPED_EXPORTS:
+        if not inspect.isclass(obj) or issubclass(obj, enum.Enum | dict) or export in _SKIPPED_EXPORTS:
             continue
         factories = {
             attr: value.__func__

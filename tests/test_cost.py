@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -167,12 +168,12 @@ def test_provisioned_databases_are_refused_not_silently_priced() -> None:
         cost.idle_cost([template])
 
 
-def test_docs_cost_page_is_up_to_date() -> None:
+def test_docs_cost_page_is_up_to_date(example_costs: dict[str, list[Any]]) -> None:
     """docs/cost.md is what the script renders now.
 
     Regenerate: ``./dev shell python scripts/cost.py --write docs/cost.md``.
     """
-    page = cost.render_markdown(cost.example_costs())
+    page = cost.render_markdown(example_costs, cost.load_task_size_results())
     assert (Path(REPO_ROOT) / "docs" / "cost.md").read_text(encoding="utf-8") == page, (
         "docs/cost.md is stale: run ./dev shell python scripts/cost.py --write docs/cost.md"
     )
@@ -226,3 +227,95 @@ def test_a_deployment_within_the_free_tier_costs_nothing_for_monitoring() -> Non
         cost.ZERO_IDLE["AWS::Logs::QueryDefinition"],
     }
     assert sum(item.monthly_without_free_tier for item in items) == pytest.approx(1.00 + 3.00)
+
+
+# ---------------------------------------------------------------------------------------------- issue 18
+
+
+@pytest.fixture(scope="module")
+def example_costs() -> dict[str, list[Any]]:
+    costs: dict[str, list[Any]] = cost.example_costs()
+    return costs
+
+
+@pytest.mark.parametrize(("example", "budget"), sorted(cost.BUDGETS.items()))
+def test_idle_budgets_hold_with_the_price_table(
+    example_costs: dict[str, list[Any]], example: str, budget: float
+) -> None:
+    """The secure default in an existing VPC stays at or under $35 a month idle, the lean topology under $18.
+
+    Same price table as the page: a price change that breaks a budget is a reviewed diff of this test's input.
+    """
+    idle = cost.total(example_costs[example])
+    assert idle <= budget, f"examples/{example} costs ${idle:.2f} a month idle, over its ${budget:.2f} budget"
+
+
+def test_budgets_are_the_issues() -> None:
+    assert cost.BUDGETS == {"custom_networking": 35.0, "lean": 18.0}
+
+
+def test_every_price_has_a_source_and_a_status() -> None:
+    assert set(cost.PRICES) == set(cost.PRICE_TABLE)
+    for key, price in cost.PRICE_TABLE.items():
+        assert price.value >= 0, key
+        assert price.source.startswith("https://"), key
+        assert price.status.split(":")[0] in {"corroborated", "unverified"}, key
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", cost.PRICES_CHECKED)
+
+
+def test_the_page_shows_every_price_with_its_source(example_costs: dict[str, list[Any]]) -> None:
+    page = cost.render_markdown(example_costs, cost.load_task_size_results())
+    for key, price in cost.PRICE_TABLE.items():
+        row = next(line for line in page.splitlines() if line.startswith(f"| `{key}` |"))
+        assert price.source in row
+        assert price.status in row
+
+
+def test_lean_pays_for_its_namespace_and_registered_tasks_but_no_load_balancer(
+    example_costs: dict[str, list[Any]],
+) -> None:
+    items = {item.resource.split(" (")[0]: item for item in example_costs["lean"]}
+    assert "Application Load Balancer" not in items
+    assert items["Route 53 hosted zone"].count == 1
+    assert items["Cloud Map registered instance"].count == 1
+
+
+def test_spot_tasks_use_spot_prices_after_the_on_demand_base() -> None:
+    template = _fargate("ARM64", 3)
+    template["Resources"]["Svc"]["Properties"]["CapacityProviderStrategy"] = [
+        {"CapacityProvider": "FARGATE", "Base": 1, "Weight": 0},
+        {"CapacityProvider": "FARGATE_SPOT", "Weight": 1},
+    ]
+    on_demand = 0.5 * PRICES["fargate_arm_vcpu_hour"] + PRICES["fargate_arm_gb_hour"]
+    spot = 0.5 * PRICES["fargate_spot_arm_vcpu_hour"] + PRICES["fargate_spot_arm_gb_hour"]
+    assert cost.total(cost.idle_cost([template])) == pytest.approx((on_demand + 2 * spot) * HOURS)
+
+
+def test_saturation_cost_adds_task_load_balancer_database_and_api() -> None:
+    results = {
+        "date": "2026-12-01",
+        "configs": [
+            {
+                "vcpu": 0.5,
+                "workers": 1,
+                "bytes_per_request": 1000.0,
+                "cells": [
+                    {"operation": "mix", "clients": 8, "server_cpu_ms": 10.0, "db_cpu_ms": 2.0},
+                    {"operation": "mix", "clients": 1, "server_cpu_ms": 99.0, "db_cpu_ms": 99.0},
+                ],
+            }
+        ],
+    }
+    alb, lean = cost.saturation_costs(results)
+    assert alb.capacity_rps == pytest.approx(50.0)  # 0.5 vCPU / 10 ms
+    task_hours = 1_000_000 / (50.0 * 3600)
+    assert alb.task == pytest.approx(
+        (0.5 * PRICES["fargate_arm_vcpu_hour"] + PRICES["fargate_arm_gb_hour"]) * task_hours
+    )
+    assert alb.alb_hour == pytest.approx(PRICES["alb_hour"] * task_hours)
+    assert alb.alb_lcu == pytest.approx(1000 / 1e9 * PRICES["alb_lcu_hour"] * 1e6)
+    assert alb.db_acu_seconds == pytest.approx(0.002 / cost.VCPU_PER_ACU)
+    assert alb.db == pytest.approx(0.008 / 3600 * PRICES["aurora_serverless_v2_acu_hour"] * 1e6)
+    assert lean.alb_hour == lean.alb_lcu == 0
+    assert lean.total < alb.total
+    assert alb.http_api == PRICES["http_api_million"]

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from mlflow_sagemaker_constructs.tracking_server.artifacts import ArtifactStore as ArtifactStore
     from mlflow_sagemaker_constructs.tracking_server.authentication import DefaultPermission as DefaultPermission
     from mlflow_sagemaker_constructs.tracking_server.authentication import MlflowAuthentication as MlflowAuthentication
+    from mlflow_sagemaker_constructs.tracking_server.capacity import FargateCapacity as FargateCapacity
     from mlflow_sagemaker_constructs.tracking_server.database import (
         DEFAULT_AURORA_POSTGRES_VERSION as DEFAULT_AURORA_POSTGRES_VERSION,
     )
@@ -65,6 +66,7 @@ _EXPORTS = {
     "ArtifactStore": "tracking_server.artifacts",
     "AccessLogs": "tracking_server.access_logs",
     "ServerAccess": "tracking_server.access",
+    "FargateCapacity": "tracking_server.capacity",
     "Listener": "tracking_server.listener",
     "DefaultPermission": "tracking_server.authentication",
     "MlflowAuthentication": "tracking_server.authentication",

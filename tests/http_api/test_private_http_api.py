@@ -903,7 +903,7 @@ def two_stacks() -> TwoStacks:
         ),
         port=mlflow.port,
         authentication=mlflow.authentication,
-        listener_arn=mlflow.listener.listener_arn,
+        listener_arn=mlflow.listener.listener_arn if mlflow.listener is not None else None,
     )
     api = PrivateHttpApi(api_stack, "Api", server=server)
     return TwoStacks(

@@ -157,7 +157,7 @@ def _other_stack_on_port_8080() -> Wired:
         security_group=ec2.SecurityGroup.from_security_group_id(api_stack, "MlflowSg", group.security_group_id),
         port=mlflow.port,
         authentication=mlflow.authentication,
-        listener_arn=mlflow.listener.listener_arn,
+        listener_arn=mlflow.listener.listener_arn if mlflow.listener is not None else None,
     )
     PrivateHttpApi(api_stack, "Api", server=server)
     return _wired(api_stack, server_stack)

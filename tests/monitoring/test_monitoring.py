@@ -27,6 +27,7 @@ from mlflow_sagemaker_constructs import (
     MlflowMonitoring,
     PrivateHttpApi,
     SecureMlflowService,
+    ServerAccess,
     TrackingDatabase,
 )
 from mlflow_sagemaker_constructs.monitoring import server_logs
@@ -253,6 +254,21 @@ def test_without_a_measurable_database_or_http_api_their_alarms_and_tiers_are_le
     ]
     queries = [r for r in built.template["Resources"].values() if r["Type"] == "AWS::Logs::QueryDefinition"]
     assert len(queries) == len(server_logs.SERVER_QUERIES)
+
+
+def test_a_server_without_a_load_balancer_is_watched_at_the_api_and_the_tasks() -> None:
+    """``ServerAccess.cloud_map()`` (the lean topology): no load balancer alarms, no load balancer tier."""
+    built = build(service_props=lambda _stack: {"access": ServerAccess.cloud_map()})
+    assert set(built.alarms) == set(EXPECTED) - {
+        "load_balancer_5xx",
+        "server_5xx",
+        "target_response_time",
+        "unhealthy_hosts",
+    }
+    assert "Load balancer" not in list(tiers(dashboard_widgets(built.template)))
+    assert "Edge: HTTP API" in list(tiers(dashboard_widgets(built.template)))
+    with pytest.raises(ValueError, match=r"no load balancer \(ServerAccess.cloud_map\(\)\); use the PrivateHttpApi"):
+        built.service.metric_request_count()
 
 
 CLUSTERS: list[tuple[str, Callable[[cdk.Stack], ecs.ICluster], str]] = [

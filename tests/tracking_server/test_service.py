@@ -218,9 +218,9 @@ def test_default_service_runs_with_circuit_breaker_and_container_insights(defaul
     default_template.has_resource_properties(
         "AWS::ECS::TaskDefinition",
         {
-            "Cpu": "1024",
-            "Memory": "2048",
-            "RuntimePlatform": {"CpuArchitecture": "X86_64", "OperatingSystemFamily": "LINUX"},
+            "Cpu": "512",
+            "Memory": "1024",
+            "RuntimePlatform": {"CpuArchitecture": "ARM64", "OperatingSystemFamily": "LINUX"},
         },
     )
 
@@ -277,7 +277,7 @@ def test_default_environment_configures_auth_pool_hosts_and_proxied_artifacts(
     assert env[contract.ARTIFACTS_MODE] == "proxied"
     assert env[contract.MULTIPART_UPLOAD] == "true"
     assert env[contract.JOB_EXECUTION] == "false"
-    assert env[contract.WORKERS] == "2"
+    assert env[contract.WORKERS] == "1"
     # Pooled: the server closes idle connections itself (contract default), so the cluster still pauses.
     assert contract.DB_POOL not in env
     assert env[contract.KEEP_ALIVE_SECONDS] == "125"  # load balancer idle timeout (120 s) + 5
@@ -376,7 +376,8 @@ def _all_options(stack: cdk.Stack) -> SecureMlflowService:
         ),
         artifact_store=ArtifactStore.existing_bucket(bucket, prefix="teams/ml"),
         image=ServerImage.from_container_image(
-            ecs.ContainerImage.from_registry("123456789012.dkr.ecr.us-east-1.amazonaws.com/mlflow:3.17.2")
+            ecs.ContainerImage.from_registry("123456789012.dkr.ecr.us-east-1.amazonaws.com/mlflow:3.17.2"),
+            architecture=ecs.CpuArchitecture.X86_64,
         ),
         access=ServerAccess.load_balancer(
             listener=Listener.https(
@@ -617,12 +618,18 @@ def test_access_logging_off_creates_no_log_bucket() -> None:
 
 
 def test_task_size_architecture_and_workers() -> None:
-    template = _template(cpu=2048, memory_limit_mib=4096, cpu_architecture=ecs.CpuArchitecture.ARM64)
+    template = _template(cpu=2048, memory_limit_mib=4096, cpu_architecture=ecs.CpuArchitecture.X86_64)
     template.has_resource_properties(
         "AWS::ECS::TaskDefinition",
-        {"Cpu": "2048", "Memory": "4096", "RuntimePlatform": Match.object_like({"CpuArchitecture": "ARM64"})},
+        {"Cpu": "2048", "Memory": "4096", "RuntimePlatform": Match.object_like({"CpuArchitecture": "X86_64"})},
     )
-    assert _environment(template)[contract.WORKERS] == "4"
+    assert _environment(template)[contract.WORKERS] == "2"  # one per vCPU
+
+
+def test_memory_defaults_to_the_least_fargate_allows_for_a_larger_cpu() -> None:
+    template = _template(cpu=1024)
+    template.has_resource_properties("AWS::ECS::TaskDefinition", {"Cpu": "1024", "Memory": "2048"})
+    assert _environment(template)[contract.WORKERS] == "1"
 
 
 @pytest.mark.parametrize(
@@ -630,7 +637,12 @@ def test_task_size_architecture_and_workers() -> None:
     [
         (ServerImage.bundled_asset(), True),
         (ServerImage.deploy_time_build(), False),
-        (ServerImage.from_container_image(ecs.ContainerImage.from_registry("example/mlflow:1")), False),
+        (
+            ServerImage.from_container_image(
+                ecs.ContainerImage.from_registry("example/mlflow:1"), architecture=ecs.CpuArchitecture.ARM64
+            ),
+            False,
+        ),
     ],
     ids=["bundled-asset", "deploy-time-build", "container-image"],
 )
@@ -1041,7 +1053,7 @@ def test_from_attributes_describes_a_server_of_another_stack() -> None:
         security_group=ec2.SecurityGroup.from_security_group_id(client_stack, "Sg", "sg-0123456789abcdef0"),
         port=service.port,
         authentication=service.authentication,
-        listener_arn=service.listener.listener_arn,
+        listener_arn=service.listener.listener_arn if service.listener is not None else None,
         artifact_bucket=s3.Bucket.from_bucket_name(client_stack, "Artifacts", "mlflow-artifacts-bucket"),
     )
     assert imported.port == 80

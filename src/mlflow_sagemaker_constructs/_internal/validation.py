@@ -176,6 +176,13 @@ def positive(value: float, prop: str) -> None:
         raise ValueError(f"{prop} ({value}) must be greater than 0")
 
 
+def default_fargate_memory(cpu: int, preferred: int) -> int:
+    """``preferred`` MiB, or the least Fargate allows for ``cpu`` when that is more (unknown ``cpu``: ``preferred``,
+    and :func:`fargate_task_size` names the problem)."""
+    allowed = FARGATE_MEMORY_BY_CPU.get(cpu)
+    return max(preferred, allowed[0]) if allowed else preferred
+
+
 def in_range(value: float, low: float, high: float, prop: str, unit: str = "") -> None:
     """Reject values outside ``low..high`` (inclusive)."""
     if not low <= value <= high:

@@ -1,4 +1,5 @@
-"""An API Gateway HTTP API in front of a tracking server's internal load balancer, through a VPC link."""
+"""An API Gateway HTTP API in front of a tracking server's internal load balancer (or its Cloud Map service),
+through a VPC link."""
 
 from __future__ import annotations
 
@@ -101,14 +102,16 @@ class _AccessLogSettings:
 
 
 class PrivateHttpApi(Construct):
-    """An API Gateway HTTP API that forwards every request to a tracking server's load balancer listener.
+    """An API Gateway HTTP API that forwards every request to a tracking server's load balancer listener, or to
+    its Cloud Map service when it has no load balancer (``ServerAccess.cloud_map()``).
 
     Minimal use: ``PrivateHttpApi(self, "Api", server=mlflow)``. What it creates: an HTTP API whose
     ``$default`` route (every method and path: the MLflow REST API, the UI and proxied artifacts) goes to an
-    ``HttpAlbIntegration`` over a VPC link in the VPC's private subnets; a security group for the VPC link
-    that may only reach the listener port, and the matching ingress rule on the server (from the VPC link's
-    group only); the ``$default`` stage (auto-deploy) with throttling and structured JSON access logs;
-    optionally a custom domain with a Route 53 alias record, and CORS.
+    ``HttpAlbIntegration`` (or an ``HttpServiceDiscoveryIntegration`` with the server's Cloud Map service) over a
+    VPC link in the VPC's private subnets; a security group for the VPC link that may only reach the server's
+    port, and the matching ingress rule on the server (from the VPC link's group only); the ``$default`` stage
+    (auto-deploy) with throttling and structured JSON access logs; optionally a custom domain with a Route 53
+    alias record, and CORS.
 
     The integration sends the server's own host name (:attr:`IMlflowTrackingServer.host`, without a port) as
     ``Host``, a value the server always accepts, so the API needs nothing registered on the server.
@@ -158,7 +161,8 @@ class PrivateHttpApi(Construct):
         """Create the API.
 
         :param server: the tracking server (``SecureMlflowService``, or ``SecureMlflowService.from_attributes``
-            with ``listener_arn``); it must sit behind a load balancer listener.
+            with ``listener_arn`` or ``cloud_map_service``); it must sit behind a load balancer listener or be
+            registered in a Cloud Map service.
         :param authorization: who authorizes requests at the edge. Default: ``EdgeAuthorization.IAM``.
         :param vpc_link_subnets: subnets of the server's VPC for the VPC link. Default: the private subnets with
             egress, or the isolated subnets when the VPC has none.
@@ -217,7 +221,8 @@ class PrivateHttpApi(Construct):
         self.log_retention = log_retention if log_retention is not None else DEFAULT_LOG_RETENTION
         self.log_removal_policy = log_removal_policy if log_removal_policy is not None else cdk.RemovalPolicy.RETAIN
         self.description = description
-        self.listener: elbv2.IApplicationListener = self._validate(
+        #: The server's load balancer listener the API integrates with; None for a server in Cloud Map.
+        self.listener: elbv2.IApplicationListener | None = self._validate(
             secure_server_name, vpc_link_subnets, log_retention, log_removal_policy
         )
         # The host name without a port: a certificate names hosts, not ports, and the server's allowed hosts
@@ -234,7 +239,9 @@ class PrivateHttpApi(Construct):
         self.log_group: logs.ILogGroup = existing_log_group or self._create_log_group()
         self.authorizer: apigwv2.IHttpRouteAuthorizer | None = self._create_authorizer()
         self.http_api = self._create_http_api()
-        self.integration: integrations.HttpAlbIntegration = self._create_integration()
+        self.integration: integrations.HttpAlbIntegration | integrations.HttpServiceDiscoveryIntegration = (
+            self._create_integration()
+        )
         self.route = self._create_route()
         self.domain, self.alias_record = self._create_custom_domain()
         self.stage = self._create_stage()
@@ -313,7 +320,11 @@ class PrivateHttpApi(Construct):
             self,
             "VpcLinkSecurityGroup",
             vpc=self.server.vpc,
-            description="API Gateway VPC link of the MLflow HTTP API: egress to the load balancer only",
+            description=(
+                "API Gateway VPC link of the MLflow HTTP API: egress to the load balancer only"
+                if self.server.listener is not None
+                else "API Gateway VPC link of the MLflow HTTP API: egress to the MLflow tasks only"
+            ),
             allow_all_outbound=False,
         )
 
@@ -357,14 +368,33 @@ class PrivateHttpApi(Construct):
             "HttpApi",
             # Unique per construct path (no hard-coded physical name), and recognisable in the console.
             api_name=cdk.Names.unique_resource_name(self, max_length=128, separator="-"),
-            description=self.description or "MLflow tracking server behind an internal load balancer",
+            description=self.description
+            or (
+                "MLflow tracking server behind an internal load balancer"
+                if self.listener is not None
+                else "MLflow tracking server registered in AWS Cloud Map"
+            ),
             create_default_stage=False,
             cors_preflight=cors,
             disable_execute_api_endpoint=self.disable_execute_api_endpoint or None,
         )
 
-    def _create_integration(self) -> integrations.HttpAlbIntegration:
-        """The ALB integration over :attr:`vpc_link`, overwriting ``Host`` with :attr:`host_header`."""
+    def _create_integration(self) -> integrations.HttpAlbIntegration | integrations.HttpServiceDiscoveryIntegration:
+        """The ALB integration over :attr:`vpc_link` (or the Cloud Map integration for a server without a load
+        balancer), overwriting ``Host`` with :attr:`host_header`."""
+        host = apigwv2.ParameterMapping().overwrite_header("host", apigwv2.MappingValue.custom(self.host_header))
+        if self.listener is None:
+            cloud_map_service = self.server.cloud_map_service
+            assert cloud_map_service is not None
+            # API Gateway discovers the healthy instances (AWS_INSTANCE_IPV4, AWS_INSTANCE_PORT) and connects to one.
+            return integrations.HttpServiceDiscoveryIntegration(
+                "CloudMapIntegration",
+                cloud_map_service,
+                vpc_link=self.vpc_link,
+                method=apigwv2.HttpMethod.ANY,
+                timeout=self.integration_timeout,
+                parameter_mapping=host,
+            )
         return integrations.HttpAlbIntegration(
             "AlbIntegration",
             self.listener,
@@ -372,9 +402,7 @@ class PrivateHttpApi(Construct):
             method=apigwv2.HttpMethod.ANY,
             secure_server_name=self.secure_server_name,
             timeout=self.integration_timeout,
-            parameter_mapping=apigwv2.ParameterMapping().overwrite_header(
-                "host", apigwv2.MappingValue.custom(self.host_header)
-            ),
+            parameter_mapping=host,
         )
 
     def _create_route(self) -> apigwv2.HttpRoute:
@@ -475,7 +503,7 @@ class PrivateHttpApi(Construct):
     # ----------------------------------------------------------------------------------------------
     # Internals
 
-    def _is_https(self, listener: elbv2.IApplicationListener) -> bool:
+    def _is_https(self, listener: elbv2.IApplicationListener | None) -> bool:
         if isinstance(listener, elbv2.ApplicationListener):
             return listener.protocol == elbv2.ApplicationProtocol.HTTPS
         return self.server.url.startswith("https://")
@@ -498,8 +526,8 @@ class PrivateHttpApi(Construct):
         vpc_link_subnets: ec2.SubnetSelection | None,
         log_retention: logs.RetentionDays | None,
         log_removal_policy: cdk.RemovalPolicy | None,
-    ) -> elbv2.IApplicationListener:
-        """Check every prop; return the server's listener."""
+    ) -> elbv2.IApplicationListener | None:
+        """Check every prop; return the server's listener (None for a server in Cloud Map)."""
         self._validate_authorization()
         listener = self._validate_listener(secure_server_name)
         self._validate_domain()
@@ -552,13 +580,21 @@ class PrivateHttpApi(Construct):
             "authorization=EdgeAuthorization.JWT",
         )
 
-    def _validate_listener(self, secure_server_name: str | None) -> elbv2.IApplicationListener:
+    def _validate_listener(self, secure_server_name: str | None) -> elbv2.IApplicationListener | None:
         listener = self.server.listener
         if listener is None:
-            raise ValueError(
-                "server has no load balancer listener for the VPC link: pass a SecureMlflowService, or "
-                "SecureMlflowService.from_attributes(..., listener_arn=...)"
-            )
+            if self.server.cloud_map_service is None:
+                raise ValueError(
+                    "server has no load balancer listener for the VPC link, and no Cloud Map service: pass a "
+                    "SecureMlflowService, or SecureMlflowService.from_attributes(..., listener_arn=...) (or "
+                    "cloud_map_service=... for a server with ServerAccess.cloud_map())"
+                )
+            if secure_server_name is not None:
+                raise ValueError(
+                    f"secure_server_name ({secure_server_name}) is set but the server is reached through Cloud Map "
+                    "over plain HTTP inside the VPC (no load balancer terminates TLS): remove secure_server_name"
+                )
+            return None
         if isinstance(listener, elbv2.ApplicationListener):
             cfn = listener.load_balancer.node.default_child
             if isinstance(cfn, elbv2.CfnLoadBalancer) and cfn.scheme == "internet-facing":

@@ -31,6 +31,10 @@ RUNBOOK = "docs/monitoring.md, section Alarms"
 MetricFactory = Callable[..., cloudwatch.Metric]
 
 
+#: The alarms on the load balancer's metrics, which a server without one (``ServerAccess.cloud_map()``) lacks.
+_LOAD_BALANCER_ALARMS = frozenset({"load_balancer_5xx", "server_5xx", "target_response_time", "unhealthy_hosts"})
+
+
 @dataclasses.dataclass(frozen=True)
 class _AlarmSpec:
     """One alarm: which ``MlflowAlarms`` field, on which metric, compared how, and what it means."""
@@ -148,6 +152,7 @@ class MlflowMonitoring(Construct):
 
     def _alarm_specs(self) -> list[tuple[_AlarmSpec, AlarmSettings]]:
         server = self.server
+        balanced = self._load_balanced()
         specs = [
             _AlarmSpec(
                 "load_balancer_5xx",
@@ -201,6 +206,8 @@ class MlflowMonitoring(Construct):
                 "a task stopped before starting the server",
             ),
         ]
+        if not balanced:  # ServerAccess.cloud_map(): the HTTP API's alarms watch the front door instead
+            specs = [spec for spec in specs if spec.key not in _LOAD_BALANCER_ALARMS]
         if server.database_cluster is not None or server.database.cluster is not None:
             specs.append(
                 _AlarmSpec(
@@ -314,6 +321,37 @@ class MlflowMonitoring(Construct):
             dashboard.add_widgets(*widgets)
         return dashboard
 
+    def _load_balanced(self) -> bool:
+        """Whether the server has a load balancer (not ``ServerAccess.cloud_map()``)."""
+        return bool(self.server.access.load_balanced)
+
+    def _load_balancer_widgets(self) -> list[cloudwatch.IWidget]:
+        server, graph = self.server, self._graph
+        return [
+            graph("Requests", [server.metric_request_count(label="requests")], 6),
+            graph(
+                "5xx",
+                [
+                    server.metric_load_balancer_5xx(label="load balancer 5xx"),
+                    server.metric_target_5xx(label="task 5xx"),
+                ],
+                6,
+            ),
+            graph(
+                "Response time (s)",
+                [server.metric_target_response_time(statistic=stat, label=stat) for stat in ("p50", "p90", "p99")],
+                6,
+            ),
+            graph(
+                "Health checks",
+                [
+                    server.metric_healthy_hosts(statistic="Minimum", label="healthy (min)"),
+                    server.metric_unhealthy_hosts(statistic="Maximum", label="unhealthy (max)"),
+                ],
+                6,
+            ),
+        ]
+
     @staticmethod
     def _graph(title: str, left: Sequence[cloudwatch.IMetric], width: int, **kwargs: Any) -> cloudwatch.GraphWidget:
         return cloudwatch.GraphWidget(title=title, left=list(left), width=width, height=_GRAPH_HEIGHT, **kwargs)
@@ -345,38 +383,8 @@ class MlflowMonitoring(Construct):
                     ],
                 )
             )
-        tiers.append(
-            (
-                "Load balancer",
-                [
-                    graph("Requests", [server.metric_request_count(label="requests")], 6),
-                    graph(
-                        "5xx",
-                        [
-                            server.metric_load_balancer_5xx(label="load balancer 5xx"),
-                            server.metric_target_5xx(label="task 5xx"),
-                        ],
-                        6,
-                    ),
-                    graph(
-                        "Response time (s)",
-                        [
-                            server.metric_target_response_time(statistic=stat, label=stat)
-                            for stat in ("p50", "p90", "p99")
-                        ],
-                        6,
-                    ),
-                    graph(
-                        "Health checks",
-                        [
-                            server.metric_healthy_hosts(statistic="Minimum", label="healthy (min)"),
-                            server.metric_unhealthy_hosts(statistic="Maximum", label="unhealthy (max)"),
-                        ],
-                        6,
-                    ),
-                ],
-            )
-        )
+        if self._load_balanced():
+            tiers.append(("Load balancer", self._load_balancer_widgets()))
         tiers.append(
             (
                 "Tasks",

@@ -14,6 +14,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct
 
 from mlflow_sagemaker_constructs._internal import validation as check
@@ -64,6 +65,12 @@ class IMlflowTrackingServer(ec2.IConnectable, Protocol):
         """The load balancer listener in front of the server (for an HTTP API's VPC link), if there is one."""
         ...
 
+    @property
+    def cloud_map_service(self) -> servicediscovery.IService | None:
+        """The Cloud Map service the server's tasks register into when there is no load balancer
+        (``ServerAccess.cloud_map()``), for an HTTP API's VPC link; None behind a load balancer."""
+        ...
+
     def allow_from(self, peer: ec2.IConnectable, description: str = "MLflow client") -> None:
         """Admit ``peer`` to the server's port."""
         ...
@@ -99,6 +106,7 @@ class ImportedMlflowTrackingServer(Construct):
         port: int,
         authentication: MlflowAuthentication,
         listener_arn: str | None = None,
+        cloud_map_service: servicediscovery.IService | None = None,
         artifact_bucket: s3.IBucket | None = None,
         artifact_prefix: str = DEFAULT_PREFIX,
         artifact_access: ArtifactAccess = ArtifactAccess.PROXIED,
@@ -107,6 +115,12 @@ class ImportedMlflowTrackingServer(Construct):
         if not check.is_token(url) and not url.startswith(("http://", "https://")):
             raise ValueError(f"url ({url!r}) must start with http:// or https://")
         check.in_range(port, 1, 65535, "port")
+        if listener_arn is not None and cloud_map_service is not None:
+            raise ValueError(
+                "listener_arn and cloud_map_service describe two different front doors: pass listener_arn for a "
+                "server behind a load balancer, cloud_map_service for one with ServerAccess.cloud_map()"
+            )
+        self._cloud_map_service = cloud_map_service
         self._vpc = vpc
         self._url = url
         self._port = port
@@ -148,6 +162,10 @@ class ImportedMlflowTrackingServer(Construct):
     @property
     def listener(self) -> elbv2.IApplicationListener | None:
         return self._listener
+
+    @property
+    def cloud_map_service(self) -> servicediscovery.IService | None:
+        return self._cloud_map_service
 
     @property
     def connections(self) -> ec2.Connections:

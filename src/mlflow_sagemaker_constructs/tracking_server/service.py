@@ -20,6 +20,7 @@ from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as route53_targets
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct
 
 from mlflow_sagemaker_constructs._internal import checkov
@@ -28,10 +29,11 @@ from mlflow_sagemaker_constructs._internal.cdk_fixups import tidy_log_retention_
 from mlflow_sagemaker_constructs._internal.nag import acknowledge
 from mlflow_sagemaker_constructs.monitoring import server_logs
 from mlflow_sagemaker_constructs.monitoring.metrics import MetricOverrides, metric, with_defaults
-from mlflow_sagemaker_constructs.tracking_server.access import ServerAccess
+from mlflow_sagemaker_constructs.tracking_server.access import CloudMapDiscovery, ServerAccess
 from mlflow_sagemaker_constructs.tracking_server.access_logs import AccessLogs
 from mlflow_sagemaker_constructs.tracking_server.artifacts import ArtifactAccess, ArtifactStore, grant_prefix
 from mlflow_sagemaker_constructs.tracking_server.authentication import MlflowAuthentication
+from mlflow_sagemaker_constructs.tracking_server.capacity import FargateCapacity
 from mlflow_sagemaker_constructs.tracking_server.database import (
     POSTGRES_LOGGING_PARAMETERS,
     AuroraServerlessSettings,
@@ -43,7 +45,7 @@ from mlflow_sagemaker_constructs.tracking_server.interface import IMlflowTrackin
 from mlflow_sagemaker_constructs.tracking_server.listener import CertificateSource
 from mlflow_sagemaker_constructs.tracking_server.principal_mapping import PrincipalMapping
 from mlflow_sagemaker_constructs.tracking_server.server import contract
-from mlflow_sagemaker_constructs.tracking_server.server_image import ServerImage
+from mlflow_sagemaker_constructs.tracking_server.server_image import ServerImage, architecture_name
 from mlflow_sagemaker_constructs.tracking_server.sts_access import StsAccessKind
 
 # Characters left out of generated passwords: they would need URL-encoding in database URIs and
@@ -51,6 +53,15 @@ from mlflow_sagemaker_constructs.tracking_server.sts_access import StsAccessKind
 _URL_UNSAFE_CHARACTERS = " %+~`#$&*()|[]{}:;<>?!'/@\"\\,=^"
 #: Where the container's writable scratch volume is mounted (the root filesystem is read-only).
 SCRATCH_PATH = contract.DEFAULT_SCRATCH_DIR
+#: The default task: 0.5 vCPU, 1 GB, one worker, Graviton, from the task-size table of the benchmarks page. One
+#: worker peaked at 760 MiB RSS (570 MiB PSS) under 8 clients, so 1 GB leaves a quarter free; half a vCPU
+#: serves the mix of a dozen active users at the 60 % CPU autoscaling target (measured on a busy machine, so
+#: conservatively), and autoscaling adds tasks for a team of 25 and for bursts. It keeps the secure default
+#: in an existing VPC under $35 a month idle (docs/cost.md).
+DEFAULT_CPU = 512
+DEFAULT_MEMORY_LIMIT_MIB = 1024
+#: Target load balancer requests per task per minute for autoscaling (load-balanced access only).
+DEFAULT_SCALE_ON_REQUESTS_PER_TARGET = 600
 #: Writable paths the ECS Exec agent needs when the root filesystem is read-only.
 _EXECUTE_COMMAND_PATHS = {
     "ExecAgents": "/managed-agents",
@@ -133,15 +144,16 @@ class SecureMlflowService(Construct):
         image: ServerImage | None = None,
         cluster: ecs.ICluster | None = None,
         service_subnets: ec2.SubnetSelection | None = None,
-        cpu: int = 1024,
-        memory_limit_mib: int = 2048,
+        cpu: int = DEFAULT_CPU,
+        memory_limit_mib: int | None = None,
         cpu_architecture: ecs.CpuArchitecture | None = None,
         workers: int | None = None,
+        capacity: FargateCapacity | None = None,
         desired_count: int | None = None,
         min_task_count: int = 1,
         max_task_count: int = 4,
         scale_on_cpu_percent: int = 60,
-        scale_on_requests_per_target: int = 600,
+        scale_on_requests_per_target: int | None = None,
         extra_allowed_hosts: Sequence[str] = (),
         cors_allowed_origins: Sequence[str] = (),
         enable_job_execution: bool = False,
@@ -160,7 +172,8 @@ class SecureMlflowService(Construct):
         :param authentication: :class:`MlflowAuthentication`. Default: ``MlflowAuthentication.iam()``: IAM
             principals are MLflow users (map them with ``principals`` or :meth:`add_principal_mapping`;
             ``StudioDomainOrUser`` maps its users), basic authentication for the break-glass admin.
-        :param access: :class:`ServerAccess`. Default: ``ServerAccess.load_balancer()`` (internal ALB, HTTP).
+        :param access: :class:`ServerAccess`. Default: ``ServerAccess.load_balancer()`` (internal ALB, HTTP);
+            ``ServerAccess.cloud_map()`` is the lean topology without a load balancer.
         :param access_logs: :class:`AccessLogs` of the load balancer and a new artifact bucket. Default:
             ``AccessLogs.new_bucket()``.
         :param image: how the server image reaches ECR (:class:`ServerImage`). Default:
@@ -168,17 +181,24 @@ class SecureMlflowService(Construct):
         :param cluster: an existing ECS cluster of the same VPC. Default: a new cluster with Container Insights.
         :param service_subnets: subnets of the Fargate tasks. Default: private subnets with egress, or isolated
             subnets when the VPC has none (then the VPC needs endpoints for ECR, S3, Secrets Manager and Logs).
-        :param cpu: task CPU units. Default: 1024 (1 vCPU).
-        :param memory_limit_mib: task memory. Default: 2048 MiB (two workers peak at about 920 MiB; see the
-            benchmarks page).
-        :param cpu_architecture: ``X86_64`` or ``ARM64`` (about 20 % cheaper; build the image for ARM).
-            Default: ``X86_64``.
-        :param workers: uvicorn worker processes. Default: two per vCPU, at least one.
+        :param cpu: task CPU units. Default: 512 (0.5 vCPU; see the task-size table of the benchmarks page).
+        :param memory_limit_mib: task memory. Default: 1024 MiB, or the smallest Fargate allows for ``cpu`` when
+            that is more (one worker peaked at about 760 MiB RSS, two at about 1030 MiB; see the benchmarks).
+        :param cpu_architecture: ``ARM64`` (Graviton, about 20 % cheaper per vCPU and GB) or ``X86_64``. The
+            bundled image is built for it. Default: the architecture ``image`` declares
+            (``ServerImage.from_container_image(..., architecture=...)``), else ``ARM64``; a prebuilt image that
+            declares none needs this prop.
+        :param workers: uvicorn worker processes. Default: one per vCPU, at least one. A worker is one Python
+            process, which uses at most about one core; at 1 vCPU a second worker served less, not more, and
+            took 330 MiB more (benchmarks page, task size).
+        :param capacity: :class:`FargateCapacity`. Default: ``FargateCapacity.on_demand()``;
+            ``FargateCapacity.spot()`` runs tasks on Fargate Spot (interruptions: see the class).
         :param desired_count: tasks at deployment. Default: ``min_task_count``.
         :param min_task_count: autoscaling minimum. Default: 1 (use 2 for a task in each of two AZs).
         :param max_task_count: autoscaling maximum. Default: 4.
         :param scale_on_cpu_percent: target average CPU utilisation, 1 to 100. Default: 60.
-        :param scale_on_requests_per_target: target load balancer requests per task per minute. Default: 600.
+        :param scale_on_requests_per_target: target load balancer requests per task per minute; only with a load
+            balancer (``ServerAccess.load_balancer``). Default: 600 with a load balancer.
         :param extra_allowed_hosts: further ``Host`` header values the server accepts (``host``, ``host:port``,
             ``*.domain``), e.g. a DNS name of your own that points at the load balancer. Default: none.
         :param cors_allowed_origins: origins allowed for cross-origin requests. Default: none.
@@ -203,14 +223,24 @@ class SecureMlflowService(Construct):
         self.image = image or ServerImage.bundled_asset()
         self.service_subnets = service_subnets or check.default_private_selection(vpc)
         self.cpu = cpu
-        self.memory_limit_mib = memory_limit_mib
-        self.cpu_architecture = cpu_architecture or ecs.CpuArchitecture.X86_64
-        self.workers = workers if workers is not None else max(1, math.floor(2 * cpu / 1024))
+        self.memory_limit_mib = (
+            memory_limit_mib
+            if memory_limit_mib is not None
+            else check.default_fargate_memory(cpu, DEFAULT_MEMORY_LIMIT_MIB)
+        )
+        self.cpu_architecture = cpu_architecture or self._default_architecture()
+        self.workers = workers if workers is not None else max(1, math.floor(cpu / 1024))
+        self.capacity = capacity or FargateCapacity.on_demand()
         self.min_task_count = min_task_count
         self.max_task_count = max_task_count
         self.desired_count = desired_count if desired_count is not None else min_task_count
         self.scale_on_cpu_percent = scale_on_cpu_percent
-        self.scale_on_requests_per_target = scale_on_requests_per_target
+        self._validate_access(scale_on_requests_per_target)
+        self.scale_on_requests_per_target: int | None = (
+            scale_on_requests_per_target
+            if scale_on_requests_per_target is not None or not self.access.load_balanced
+            else DEFAULT_SCALE_ON_REQUESTS_PER_TARGET
+        )
         self.cors_allowed_origins = list(cors_allowed_origins)
         self.enable_job_execution = enable_job_execution
         self.enable_ai_gateway = enable_ai_gateway
@@ -223,12 +253,17 @@ class SecureMlflowService(Construct):
         self._validate(cluster)
 
         self.access_logs_bucket: s3.IBucket | None = self._access_logs_destination()
-        self.load_balancer: elbv2.IApplicationLoadBalancer = self._create_load_balancer()
-        self.listener: elbv2.IApplicationListener = self._create_listener(self.load_balancer)
-        self._connections = ec2.Connections(
-            security_groups=self.load_balancer.connections.security_groups, default_port=ec2.Port.tcp(self.port)
-        )
+        self._load_balancer: elbv2.IApplicationLoadBalancer | None = None
+        #: The load balancer's listener; None with ``ServerAccess.cloud_map()``.
+        self.listener: elbv2.IApplicationListener | None = None
+        if self.access.load_balanced:
+            self._load_balancer = self._create_load_balancer()
+            self.listener = self._create_listener(self._load_balancer)
+            self._connections = ec2.Connections(
+                security_groups=self._load_balancer.connections.security_groups, default_port=ec2.Port.tcp(self.port)
+            )
         self.cluster: ecs.ICluster = cluster or self._create_cluster()
+        self._use_capacity_providers()
         self.database_cluster: rds.DatabaseCluster | None = None
         if self.database.new_cluster is not None:
             self.database_cluster = self._create_database(self.database.new_cluster)
@@ -243,9 +278,24 @@ class SecureMlflowService(Construct):
         self.container = self._add_container()
         self.service = self._create_service()
         self.sts_endpoint: ec2.IInterfaceVpcEndpoint | None = self._reach_sts()
+        #: The Cloud Map namespace and service the tasks register into; None behind a load balancer.
+        self.cloud_map_namespace: servicediscovery.INamespace | None = None
+        self.cloud_map_service: servicediscovery.IService | None = None
+        if self.access.discovery is not None:
+            self.cloud_map_namespace = self.access.discovery.namespace or self._create_cloud_map_namespace(
+                self.access.discovery
+            )
+            self.cloud_map_service = self._register_in_cloud_map(self.access.discovery, self.cloud_map_namespace)
+            # Clients are admitted to the tasks themselves: their security group, the container port.
+            self._connections = ec2.Connections(
+                security_groups=self.service.connections.security_groups, default_port=ec2.Port.tcp(self.port)
+            )
         self._connect_database()
         self._grant_artifact_store()
-        self.target_group = self._attach_to_listener()
+        #: The load balancer's target group; None with ``ServerAccess.cloud_map()``.
+        self.target_group: elbv2.ApplicationTargetGroup | None = (
+            self._attach_to_listener() if self.listener is not None else None
+        )
         self.scaling = self._configure_autoscaling()
 
     # ------------------------------------------------------------------ composition with other stacks
@@ -261,6 +311,7 @@ class SecureMlflowService(Construct):
         port: int,
         authentication: MlflowAuthentication,
         listener_arn: str | None = None,
+        cloud_map_service: servicediscovery.IService | None = None,
         artifact_bucket: s3.IBucket | None = None,
         artifact_prefix: str = "mlflow-artifacts",
         artifact_access: ArtifactAccess = ArtifactAccess.PROXIED,
@@ -270,10 +321,14 @@ class SecureMlflowService(Construct):
 
         :param vpc: the server's VPC.
         :param url: its in-VPC URL (``service.url``).
-        :param security_group: the security group clients are admitted to (the load balancer's).
+        :param security_group: the security group clients are admitted to (the load balancer's, or the service's
+            with ``ServerAccess.cloud_map()``: ``service.connections.security_groups[0]``).
         :param port: the port clients connect to (``service.port``).
         :param authentication: how it authenticates (the same object as where it is defined).
         :param listener_arn: its load balancer listener, needed by ``PrivateHttpApi``. Default: none.
+        :param cloud_map_service: its Cloud Map service (``ServerAccess.cloud_map()``), needed by
+            ``PrivateHttpApi`` instead of ``listener_arn``, e.g. ``servicediscovery.Service.from_service_attributes``.
+            Default: none.
         :param artifact_bucket: its artifact bucket, needed for the artifact grants. Default: none.
         :param artifact_prefix: its artifact prefix. Default: ``"mlflow-artifacts"``.
         :param artifact_access: its :class:`ArtifactAccess`. Default: ``PROXIED``.
@@ -287,6 +342,7 @@ class SecureMlflowService(Construct):
             port=port,
             authentication=authentication,
             listener_arn=listener_arn,
+            cloud_map_service=cloud_map_service,
             artifact_bucket=artifact_bucket,
             artifact_prefix=artifact_prefix,
             artifact_access=artifact_access,
@@ -296,6 +352,7 @@ class SecureMlflowService(Construct):
 
     def _validate(self, cluster: ecs.ICluster | None) -> None:
         check.fargate_task_size(self.cpu, self.memory_limit_mib)
+        architecture_name(self.cpu_architecture)  # ARM64 or X86_64, nothing else
         check.positive(self.workers, "workers")
         check.positive(self.min_task_count, "min_task_count")
         check.ordered(self.min_task_count, self.max_task_count, "min_task_count", "max_task_count")
@@ -305,7 +362,8 @@ class SecureMlflowService(Construct):
                 f"({self.min_task_count}..{self.max_task_count}): choose a value in that range"
             )
         check.in_range(self.scale_on_cpu_percent, 1, 100, "scale_on_cpu_percent")
-        check.positive(self.scale_on_requests_per_target, "scale_on_requests_per_target")
+        if self.scale_on_requests_per_target is not None:
+            check.positive(self.scale_on_requests_per_target, "scale_on_requests_per_target")
         check.same_vpc(self.vpc, cluster.vpc if cluster is not None else None, "cluster")
         selected = check.selected_subnets(self.vpc, self.service_subnets, "service_subnets")
         sts_access = self.authentication.sts_access
@@ -319,7 +377,8 @@ class SecureMlflowService(Construct):
                 "server cannot reach STS to verify IAM tokens; pass sts_access=StsAccess.new_interface_endpoint() "
                 "(or StsAccess.existing_endpoint(...)), or service_subnets with a route out"
             )
-        check.selected_subnets(self.vpc, self._load_balancer_subnets(), "access.subnets", min_azs=2)
+        if self.access.load_balanced:
+            check.selected_subnets(self.vpc, self._load_balancer_subnets(), "access.subnets", min_azs=2)
         if self.database.new_cluster is not None:
             subnets = self.database.new_cluster.subnets or check.default_isolated_selection(self.vpc)
             check.selected_subnets(self.vpc, subnets, "database subnets", min_azs=2)
@@ -340,12 +399,43 @@ class SecureMlflowService(Construct):
         for origin in self.cors_allowed_origins:
             check.check_origin(origin, "cors_allowed_origins")
         region = cdk.Stack.of(self).region
-        if self.access_logs.enabled and check.is_token(region):
+        if self.access.load_balanced and self.access_logs.enabled and check.is_token(region):
             raise ValueError(
                 "SecureMlflowService is in an environment-agnostic stack, but load balancer access logging needs "
                 "the region (the log delivery principal differs by region): give the stack an env with a region "
                 "(env=cdk.Environment(account=..., region=...)), or pass access_logs=AccessLogs.disabled()"
             )
+
+    def _validate_access(self, scale_on_requests_per_target: int | None) -> None:
+        """Props that only apply behind a load balancer, and the Cloud Map namespace's VPC."""
+        if self.access.load_balanced:
+            return
+        if scale_on_requests_per_target is not None:
+            raise ValueError(
+                "scale_on_requests_per_target needs a load balancer (it counts the target group's requests), but "
+                "access is ServerAccess.cloud_map(): drop scale_on_requests_per_target (the service scales on CPU), "
+                "or use ServerAccess.load_balancer()"
+            )
+        discovery = self.access.discovery
+        assert discovery is not None
+        namespace = discovery.namespace
+        if namespace is not None and namespace.type != servicediscovery.NamespaceType.DNS_PRIVATE:
+            raise ValueError(
+                "ServerAccess.cloud_map(namespace=...) must be a private DNS namespace (PrivateDnsNamespace or "
+                "PrivateDnsNamespace.from_private_dns_namespace_attributes): clients in the VPC resolve the name"
+            )
+
+    def _default_architecture(self) -> ecs.CpuArchitecture:
+        """The image's declared architecture, else Graviton; a prebuilt image without one cannot be guessed."""
+        if self.image.architecture is not None:
+            return self.image.architecture
+        if self.image.kind == "container-image":
+            raise ValueError(
+                "image=ServerImage.from_container_image(...) does not say which architecture the image is built for, "
+                "and the default cpu_architecture is ARM64: pass architecture=ecs.CpuArchitecture.X86_64 (or ARM64) "
+                "to from_container_image, or cpu_architecture to SecureMlflowService"
+            )
+        return ecs.CpuArchitecture.ARM64
 
     def _load_balancer_subnets(self) -> ec2.SubnetSelection:
         return self.access.subnets or self.service_subnets
@@ -417,6 +507,7 @@ class SecureMlflowService(Construct):
     def _create_listener(self, load_balancer: elbv2.IApplicationLoadBalancer) -> elbv2.IApplicationListener:
         """Create the listener from ``access.listener``; it admits nobody by itself."""
         options = self.access.listener
+        assert options is not None, "only ServerAccess.load_balancer() has a listener"
         if not options.is_https:
             http = load_balancer.add_listener(
                 "Http", protocol=elbv2.ApplicationProtocol.HTTP, port=options.port, open=False
@@ -451,6 +542,7 @@ class SecureMlflowService(Construct):
 
     def _listener_certificate(self) -> acm.ICertificate:
         options = self.access.listener
+        assert options is not None
         assert options.domain_name is not None
         if options.certificate_source is CertificateSource.DNS_VALIDATED:
             assert options.hosted_zone is not None
@@ -474,6 +566,64 @@ class SecureMlflowService(Construct):
     def _create_cluster(self) -> ecs.ICluster:
         """Create the ECS cluster (Container Insights on)."""
         return ecs.Cluster(self, "Cluster", vpc=self.vpc, container_insights_v2=ecs.ContainerInsights.ENABLED)
+
+    def _use_capacity_providers(self) -> None:
+        """Associate FARGATE and FARGATE_SPOT with the cluster when the tasks run on Spot.
+
+        Done for a cluster of this app (``ecs.Cluster``); an imported cluster must have them associated already
+        (``aws ecs put-cluster-capacity-providers``), which synthesis cannot check.
+        """
+        if self.capacity.on_spot and isinstance(self.cluster, ecs.Cluster):
+            self.cluster.enable_fargate_capacity_providers()
+
+    def _create_cloud_map_namespace(self, discovery: CloudMapDiscovery) -> servicediscovery.INamespace:
+        """Create the private DNS namespace (a Route 53 private hosted zone associated with the VPC)."""
+        return servicediscovery.PrivateDnsNamespace(
+            self,
+            "Namespace",
+            vpc=self.vpc,
+            name=discovery.namespace_name,
+            description="MLflow tracking server: clients in the VPC resolve the server's tasks here",
+        )
+
+    def _register_in_cloud_map(
+        self, discovery: CloudMapDiscovery, namespace: servicediscovery.INamespace
+    ) -> servicediscovery.IService:
+        """The Cloud Map service the tasks register into, and the ECS service's registration.
+
+        A records (MULTIVALUE: every healthy task's address) for clients in the VPC. ECS reports each task's
+        container health check as the instance's custom health status, so an unhealthy task leaves the answers
+        (and API Gateway's targets) at once. The registration names the container port, which ECS records as
+        ``AWS_INSTANCE_PORT``: API Gateway's Cloud Map integration connects to ``AWS_INSTANCE_IPV4`` on it.
+        """
+        cloud_map_service = servicediscovery.Service(
+            self,
+            "CloudMapService",
+            namespace=namespace,
+            name=discovery.service_name,
+            description="MLflow tracking server tasks (registered by ECS, health from the container health check)",
+            dns_record_type=servicediscovery.DnsRecordType.A,
+            dns_ttl=discovery.dns_ttl,
+            routing_policy=servicediscovery.RoutingPolicy.MULTIVALUE,
+            custom_health_check=servicediscovery.HealthCheckCustomConfig(failure_threshold=1),
+        )
+        self.service.associate_cloud_map_service(
+            service=cloud_map_service, container=self.container, container_port=contract.DEFAULT_PORT
+        )
+        # CDK names the container only for SRV records; the port must be registered for API Gateway.
+        cfn_service = self.service.node.default_child
+        assert isinstance(cfn_service, ecs.CfnService)
+        cfn_service.add_property_override(
+            "ServiceRegistries",
+            [
+                {
+                    "RegistryArn": cloud_map_service.service_arn,
+                    "ContainerName": self.container.container_name,
+                    "ContainerPort": contract.DEFAULT_PORT,
+                }
+            ],
+        )
+        return cloud_map_service
 
     def _create_database(self, settings: AuroraServerlessSettings) -> rds.DatabaseCluster:
         """Create the Aurora Serverless v2 PostgreSQL cluster of the tracking and auth stores."""
@@ -610,7 +760,11 @@ class SecureMlflowService(Construct):
             self,
             "ServiceSecurityGroup",
             vpc=self.vpc,
-            description="MLflow service: reachable from its load balancer only",
+            description=(
+                "MLflow service: reachable from its load balancer only"
+                if self.access.load_balanced
+                else "MLflow service: reachable from the clients admitted with allow_from() only"
+            ),
             allow_all_outbound=True,
         )
         return ecs.FargateService(
@@ -628,6 +782,7 @@ class SecureMlflowService(Construct):
             health_check_grace_period=cdk.Duration.seconds(180),
             enable_execute_command=self.enable_execute_command,
             propagate_tags=ecs.PropagatedTagSource.SERVICE,
+            capacity_provider_strategies=self.capacity.strategies(),
         )
 
     # ------------------------------------------------------------------ internals
@@ -733,8 +888,8 @@ class SecureMlflowService(Construct):
             contract.ARTIFACTS_MODE: self.artifact_store.access.value,
             contract.ARTIFACTS_URI: self.artifacts_uri,
             contract.MULTIPART_UPLOAD: "true" if proxied else "false",
-            # The load balancer must never reuse a connection the server has just closed.
-            contract.KEEP_ALIVE_SECONDS: str(int(self.access.idle_timeout.to_seconds()) + 5),
+            # Longer than whatever is in front of the server keeps idle connections (ServerAccess).
+            contract.KEEP_ALIVE_SECONDS: str(self.access.server_keep_alive_seconds),
             **self._database_environment(),
             **self.authentication.container_environment(),
         }
@@ -852,6 +1007,7 @@ class SecureMlflowService(Construct):
         )
 
     def _attach_to_listener(self) -> elbv2.ApplicationTargetGroup:
+        assert self.listener is not None
         target_group = elbv2.ApplicationTargetGroup(
             self,
             "TargetGroup",
@@ -876,22 +1032,39 @@ class SecureMlflowService(Construct):
     def _configure_autoscaling(self) -> ecs.ScalableTaskCount:
         scaling = self.service.auto_scale_task_count(min_capacity=self.min_task_count, max_capacity=self.max_task_count)
         scaling.scale_on_cpu_utilization("Cpu", target_utilization_percent=self.scale_on_cpu_percent)
-        scaling.scale_on_request_count(
-            "Requests", requests_per_target=self.scale_on_requests_per_target, target_group=self.target_group
-        )
+        if self.target_group is not None and self.scale_on_requests_per_target is not None:
+            scaling.scale_on_request_count(
+                "Requests", requests_per_target=self.scale_on_requests_per_target, target_group=self.target_group
+            )
         return scaling
 
     # ------------------------------------------------------------------ IMlflowTrackingServer
 
     @property
+    def load_balancer(self) -> elbv2.IApplicationLoadBalancer:
+        """The internal load balancer (whatever ``_create_load_balancer`` returned).
+
+        Raises with ``ServerAccess.cloud_map()``, which has none: use :attr:`access` to tell the two apart.
+        """
+        if self._load_balancer is None:
+            raise ValueError(
+                "this server has no load balancer (access=ServerAccess.cloud_map()): clients reach the tasks through "
+                "cloud_map_service; use ServerAccess.load_balancer() for one"
+            )
+        return self._load_balancer
+
+    @property
     def connections(self) -> ec2.Connections:
-        """The load balancer's security groups with the listener's port as default port."""
+        """The load balancer's security groups with the listener's port as default port; with
+        ``ServerAccess.cloud_map()`` the service's security groups with the container port."""
         return self._connections
 
     @property
     def port(self) -> int:
-        """The listener's port (whatever ``_create_listener`` chose)."""
+        """The listener's port (whatever ``_create_listener`` chose); the container port without a load balancer."""
         listener = self.listener
+        if listener is None:
+            return contract.DEFAULT_PORT
         if isinstance(listener, elbv2.ApplicationListener):
             return int(listener.port)
         default = listener.connections.default_port
@@ -901,15 +1074,24 @@ class SecureMlflowService(Construct):
 
     @property
     def protocol(self) -> elbv2.ApplicationProtocol:
-        """The listener's protocol."""
+        """The listener's protocol; HTTP without a load balancer."""
         listener = self.listener
         if isinstance(listener, elbv2.ApplicationListener):
             return listener.protocol
-        return elbv2.ApplicationProtocol.HTTPS if self.access.listener.is_https else elbv2.ApplicationProtocol.HTTP
+        options = self.access.listener
+        return (
+            elbv2.ApplicationProtocol.HTTPS
+            if options is not None and options.is_https
+            else elbv2.ApplicationProtocol.HTTP
+        )
 
     @property
     def host(self) -> str:
-        """The host name in :attr:`url`: the listener's domain name, else the load balancer's DNS name."""
+        """The host name in :attr:`url`: the listener's domain name, else the load balancer's DNS name; the Cloud
+        Map name (``tracking.mlflow.internal``) without a load balancer."""
+        if self.access.discovery is not None:
+            return self.access.discovery.dns_name
+        assert self.access.listener is not None
         return self.access.listener.domain_name or self.load_balancer.load_balancer_dns_name
 
     @property
@@ -940,12 +1122,13 @@ class SecureMlflowService(Construct):
 
     @property
     def allowed_hosts(self) -> list[str]:
-        """Host header values the server accepts: the load balancer's DNS name plus added hosts, and on a
-        non-default listener port also ``host:port`` (what clients send for :attr:`url`)."""
-        hosts = [self.load_balancer.load_balancer_dns_name, *self._allowed_hosts]
+        """Host header values the server accepts: the load balancer's (or Cloud Map) DNS name plus added hosts,
+        and on a non-default port also ``host:port`` (what clients send for :attr:`url`)."""
+        own = self._load_balancer.load_balancer_dns_name if self._load_balancer is not None else self.host
+        hosts = [own, *self._allowed_hosts]
         https = self.protocol == elbv2.ApplicationProtocol.HTTPS
         if self.port != (443 if https else 80):
-            hosts += [f"{host}:{self.port}" for host in (self.load_balancer.load_balancer_dns_name, self.host)]
+            hosts += [f"{host}:{self.port}" for host in (own, self.host)]
         return list(dict.fromkeys(hosts))
 
     @property
@@ -1019,31 +1202,44 @@ class SecureMlflowService(Construct):
 
     def metric_request_count(self, **overrides: Unpack[MetricOverrides]) -> cloudwatch.Metric:
         """Requests the load balancer sent to the server (sum per 5 minutes)."""
-        return self.target_group.metrics.request_count(**overrides)
+        return self._target_group_for_metrics().metrics.request_count(**overrides)
 
     def metric_load_balancer_5xx(self, **overrides: Unpack[MetricOverrides]) -> cloudwatch.Metric:
         """5xx answers the load balancer made itself, e.g. 502/503/504 without a healthy task (sum per 5 minutes)."""
-        return self.load_balancer.metrics.http_code_elb(
+        return self._load_balancer_for_metrics().metrics.http_code_elb(
             elbv2.HttpCodeElb.ELB_5XX_COUNT, **with_defaults(overrides, statistic="Sum")
         )
 
     def metric_target_5xx(self, **overrides: Unpack[MetricOverrides]) -> cloudwatch.Metric:
         """5xx answers of the server's tasks, as the load balancer saw them (sum per 5 minutes)."""
-        return self.target_group.metrics.http_code_target(
+        return self._target_group_for_metrics().metrics.http_code_target(
             elbv2.HttpCodeTarget.TARGET_5XX_COUNT, **with_defaults(overrides, statistic="Sum")
         )
 
     def metric_target_response_time(self, **overrides: Unpack[MetricOverrides]) -> cloudwatch.Metric:
         """Seconds from the load balancer sending a request to the task answering it (average per 5 minutes)."""
-        return self.target_group.metrics.target_response_time(**overrides)
+        return self._target_group_for_metrics().metrics.target_response_time(**overrides)
 
     def metric_unhealthy_hosts(self, **overrides: Unpack[MetricOverrides]) -> cloudwatch.Metric:
         """Tasks failing the load balancer's health check (average per 5 minutes)."""
-        return self.target_group.metrics.unhealthy_host_count(**overrides)
+        return self._target_group_for_metrics().metrics.unhealthy_host_count(**overrides)
 
     def metric_healthy_hosts(self, **overrides: Unpack[MetricOverrides]) -> cloudwatch.Metric:
         """Tasks passing the load balancer's health check (average per 5 minutes)."""
-        return self.target_group.metrics.healthy_host_count(**overrides)
+        return self._target_group_for_metrics().metrics.healthy_host_count(**overrides)
+
+    def _target_group_for_metrics(self) -> elbv2.ApplicationTargetGroup:
+        self._load_balancer_for_metrics()
+        assert self.target_group is not None
+        return self.target_group
+
+    def _load_balancer_for_metrics(self) -> elbv2.IApplicationLoadBalancer:
+        if self._load_balancer is None:
+            raise ValueError(
+                "load balancer metrics: this server has no load balancer (ServerAccess.cloud_map()); use the "
+                "PrivateHttpApi's metric_* methods, or the task metrics (metric_cpu_utilization, metric_running_tasks)"
+            )
+        return self._load_balancer
 
     def _measured_database(self, what: str) -> rds.IDatabaseCluster:
         cluster = self.database_cluster or self.database.cluster

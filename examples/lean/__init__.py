@@ -1,0 +1,1 @@
+"""Example CDK apps of mlflow-sagemaker-constructs."""
