@@ -42,6 +42,7 @@ from mlflow_sagemaker_constructs.http_api.private_http_api import (
     SERVER_AUTHENTICATES_THROTTLE_BURST_LIMIT,
     SERVER_AUTHENTICATES_THROTTLE_RATE_LIMIT,
 )
+from mlflow_sagemaker_constructs.tracking_server.server import contract
 from tests.conftest import normalized
 from tests.harness import assert_cfn_lint_clean, assert_nag_clean, new_app, new_stack, synth_template
 from tests.harness.nag import acknowledgements
@@ -204,6 +205,60 @@ def test_default_integration_sends_the_servers_host_to_its_listener(default: Bui
         "RequestParameters": {"overwrite:header.host": server_host},
     }
     assert default.ref(default.api.host_header) == server_host
+
+
+@pytest.mark.xdist_group("private_http_api_default")
+def test_default_pair_server_accepts_tokens_made_for_the_apis_host(default: Built) -> None:
+    """Clients make IAM tokens for the host they address (the execute-api name), which the API replaces with
+    the load balancer's: the server must accept that audience, or every request through the API is a 401."""
+    api_id, _ = default.one("AWS::ApiGatewayV2::Api")
+    (definition,) = default.of_type("AWS::ECS::TaskDefinition").values()
+    (container,) = definition["Properties"]["ContainerDefinitions"]
+    env = {e["Name"]: e["Value"] for e in container["Environment"]}
+    load_balancer = default.stack.get_logical_id(_cfn(default.server.load_balancer))
+    assert env[contract.AUTH_IAM_AUDIENCES] == {
+        "Fn::Join": [
+            "",
+            [
+                {"Fn::GetAtt": [load_balancer, "DNSName"]},
+                ",",
+                {"Ref": api_id},
+                ".execute-api.us-east-1.",
+                {"Ref": "AWS::URLSuffix"},
+            ],
+        ]
+    }
+
+
+def test_a_custom_domain_is_an_audience_and_a_disabled_execute_api_endpoint_is_not() -> None:
+    built = _build(
+        lambda stack: {
+            "domain_name": "mlflow.example.com",
+            "certificate": acm.Certificate.from_certificate_arn(
+                stack, "Cert", "arn:aws:acm:us-east-1:123456789012:certificate/abc"
+            ),
+            "disable_execute_api_endpoint": True,
+        }
+    )
+    assert built.api.client_hosts == ["mlflow.example.com"]
+    assert built.server.iam_audiences[-1] == "mlflow.example.com"
+    assert len(built.server.iam_audiences) == 2  # the load balancer's name and the domain
+
+
+def test_an_imported_iam_server_needs_the_apis_host_where_it_is_defined() -> None:
+    stack = new_stack()
+    server = SecureMlflowService.from_attributes(
+        stack,
+        "Imported",
+        vpc=imported_vpc(stack),
+        url="http://internal-mlflow-1.us-east-1.elb.amazonaws.com",
+        security_group=ec2.SecurityGroup.from_security_group_id(stack, "Sg", "sg-0123456789abcdef0"),
+        port=80,
+        authentication=MlflowAuthentication.iam(),
+        listener_arn=LISTENER_ARN,
+    )
+    with pytest.raises(ValueError, match=r"add_iam_audience\('<that domain name>'\) on the server where it is defined"):
+        PrivateHttpApi(stack, "Api", server=server)
 
 
 @pytest.mark.xdist_group("private_http_api_default")

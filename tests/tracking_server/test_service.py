@@ -1375,3 +1375,14 @@ def _unbound_endpoint() -> ec2.IInterfaceVpcEndpoint:
     return ec2.InterfaceVpcEndpoint.from_interface_vpc_endpoint_attributes(
         new_stack(), "E", vpc_endpoint_id="vpce-0123456789abcdef0", port=443
     )
+
+
+def test_a_vpc_from_lookup_synthesizes_before_its_lookup_has_run() -> None:
+    """``Vpc.from_lookup`` gives a stand-in VPC (each subnet private and isolated) until the CLI has looked it
+    up; the IAM default must not take it for isolated subnets without a route to STS."""
+    stack = new_stack()
+    vpc = ec2.Vpc.from_lookup(stack, "Vpc", vpc_id="vpc-0123456789abcdef0")
+    # The stand-in's subnets are in the template until the lookup has run, so it is not synthesized here.
+    service = SecureMlflowService(stack, "Mlflow", vpc=vpc)
+    assert service.sts_endpoint is None
+    assert service.authentication.uses_iam_tokens

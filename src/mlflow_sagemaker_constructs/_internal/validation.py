@@ -136,8 +136,13 @@ def selected_subnets(vpc: ec2.IVpc, selection: ec2.SubnetSelection, prop: str, m
 
 
 def all_isolated(vpc: ec2.IVpc, selected: ec2.SelectedSubnets) -> bool:
-    """True when every selected subnet is one of the VPC's isolated subnets (no route out)."""
-    isolated = {subnet.subnet_id for subnet in vpc.isolated_subnets}
+    """True when every selected subnet is one of the VPC's isolated subnets (no route out).
+
+    A subnet listed as private too is not isolated: ``Vpc.from_lookup`` returns such a stand-in VPC until
+    its lookup has run, and refusing it would stop the synthesis that performs the lookup.
+    """
+    private = {subnet.subnet_id for subnet in vpc.private_subnets}
+    isolated = {subnet.subnet_id for subnet in vpc.isolated_subnets} - private
     return bool(selected.subnet_ids) and all(subnet_id in isolated for subnet_id in selected.subnet_ids)
 
 

@@ -255,6 +255,7 @@ class PrivateHttpApi(Construct):
         #: The URL clients use as ``MLFLOW_TRACKING_URI``: ``https://<domain_name>/`` with a custom domain,
         #: otherwise the ``execute-api`` URL of the ``$default`` stage.
         self.url: str = f"https://{domain_name}/" if self.domain is not None else self.stage.url
+        self._register_client_hosts()
         #: ARN covering every stage, method and path of this API, for ``execute-api:Invoke``.
         self.execute_api_arn: str = cdk.Stack.of(self).format_arn(
             service="execute-api",
@@ -331,6 +332,22 @@ class PrivateHttpApi(Construct):
     def _create_vpc_link(self, subnets: ec2.SubnetSelection, security_group: ec2.ISecurityGroup) -> apigwv2.IVpcLink:
         """The VPC link, its network interfaces in ``subnets`` with ``security_group``."""
         return apigwv2.VpcLink(self, "VpcLink", vpc=self.server.vpc, subnets=subnets, security_groups=[security_group])
+
+    @property
+    def client_hosts(self) -> list[str]:
+        """The hosts clients address: the custom domain, and the ``execute-api`` name unless it is disabled."""
+        stack = cdk.Stack.of(self)
+        hosts = [self.domain_name] if self.domain_name is not None else []
+        if not self.disable_execute_api_endpoint:
+            hosts.append(f"{self.http_api.api_id}.execute-api.{stack.region}.{stack.url_suffix}")
+        return hosts
+
+    def _register_client_hosts(self) -> None:
+        """Clients make IAM tokens for the host they address, which the API replaces with the server's own:
+        the server must accept tokens made for the API's hosts too."""
+        if self.server.authentication.uses_iam_tokens:
+            for host in self.client_hosts:
+                self.server.add_iam_audience(host)
 
     def _create_log_group(self) -> logs.ILogGroup:
         """The access log group with the retention and removal policy of the props."""

@@ -79,6 +79,10 @@ class IMlflowTrackingServer(ec2.IConnectable, Protocol):
         """Map more IAM principals to MLflow users (``MlflowAuthentication.iam`` only)."""
         ...
 
+    def add_iam_audience(self, host: str) -> None:
+        """Accept IAM tokens made for ``host``, a name that reaches the server through a proxy."""
+        ...
+
     def grant_artifact_access(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` read, write and delete artifacts in S3 (for direct artifact access)."""
         ...
@@ -179,6 +183,13 @@ class ImportedMlflowTrackingServer(Construct):
             "add_principal_mapping: this server is defined in another stack or app and its rules are fixed there. "
             "Map the principals where it is defined, e.g. with PrincipalMapping.role_name_prefix('<prefix>') for "
             "roles named <prefix><user>, and pass the same MlflowAuthentication to from_attributes"
+        )
+
+    def add_iam_audience(self, host: str) -> None:
+        raise ValueError(
+            f"add_iam_audience({host!r}): this server is defined in another stack or app, where the hosts its IAM "
+            "tokens may name are fixed. Give the PrivateHttpApi a domain_name and call "
+            "add_iam_audience('<that domain name>') on the server where it is defined"
         )
 
     def _bucket(self, what: str) -> s3.IBucket:

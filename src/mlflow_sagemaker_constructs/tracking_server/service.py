@@ -80,6 +80,15 @@ class _AllowedHostsProducer:
 
 
 @jsii.implements(cdk.IStableStringProducer)
+class _IamAudiencesProducer:
+    def __init__(self, service: SecureMlflowService) -> None:
+        self._service = service
+
+    def produce(self) -> str:
+        return ",".join(self._service.iam_audiences)
+
+
+@jsii.implements(cdk.IStableStringProducer)
 class _PrincipalMappingsProducer:
     def __init__(self, service: SecureMlflowService) -> None:
         self._service = service
@@ -249,6 +258,7 @@ class SecureMlflowService(Construct):
         self.log_removal_policy = log_removal_policy
         self.secrets_removal_policy = secrets_removal_policy
         self._allowed_hosts: list[str] = list(extra_allowed_hosts)
+        self._iam_audiences: list[str] = []
         self._principal_mappings: list[PrincipalMapping] = list(self.authentication.principals)
         self._validate(cluster)
 
@@ -898,6 +908,8 @@ class SecureMlflowService(Construct):
         if self.authentication.uses_iam_tokens:
             # Lazy: rules added with add_principal_mapping() (Studio adds its users') still reach the container.
             environment[contract.AUTH_IAM_PRINCIPALS] = cdk.Lazy.string(_PrincipalMappingsProducer(self))
+            # Lazy, too: a PrivateHttpApi adds the host its clients address after construction.
+            environment[contract.AUTH_IAM_AUDIENCES] = cdk.Lazy.string(_IamAudiencesProducer(self))
             environment[contract.AUTH_IAM_STS_ENDPOINT] = self.sts_endpoint_url
         if self.cors_allowed_origins:
             environment[contract.CORS_ALLOWED_ORIGINS] = ",".join(self.cors_allowed_origins)
@@ -1132,6 +1144,12 @@ class SecureMlflowService(Construct):
         return list(dict.fromkeys(hosts))
 
     @property
+    def iam_audiences(self) -> list[str]:
+        """The hosts IAM tokens may be made for (the host a client addresses): the allowed hosts without
+        wildcards, and those added with :meth:`add_iam_audience` (a ``PrivateHttpApi`` adds its own)."""
+        return list(dict.fromkeys([h for h in self.allowed_hosts if "*" not in h] + self._iam_audiences))
+
+    @property
     def sts_endpoint_url(self) -> str:
         """The STS endpoint the server verifies IAM tokens at (clients sign for the same)."""
         sts_access = self.authentication.sts_access
@@ -1162,6 +1180,18 @@ class SecureMlflowService(Construct):
         check.check_host(host, "add_allowed_host", port=True, wildcard=True)
         if host not in self._allowed_hosts:
             self._allowed_hosts.append(host)
+
+    def add_iam_audience(self, host: str) -> None:
+        """Accept IAM tokens made for ``host`` (``host`` or ``host:port``): a name clients address that reaches this
+        server through something that rewrites ``Host``, such as a ``PrivateHttpApi`` (which adds its own)."""
+        check.check_host(host, "add_iam_audience", port=True)
+        if not self.authentication.uses_iam_tokens:
+            raise ValueError(
+                "add_iam_audience: this server does not authenticate IAM principals; use "
+                "authentication=MlflowAuthentication.iam()"
+            )
+        if host not in self._iam_audiences:
+            self._iam_audiences.append(host)
 
     def allow_from(self, peer: ec2.IConnectable, description: str = "MLflow client") -> None:
         """Admit ``peer`` (a security group, a connectable such as a Lambda, or a CIDR peer) to the listener."""

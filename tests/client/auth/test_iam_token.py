@@ -190,8 +190,12 @@ def test_a_malformed_sts_endpoint_is_named(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_missing_credentials_are_explained(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(Exception, match="found no AWS credentials"):
+    with pytest.raises(IamTokenAuthError, match="found no AWS credentials") as raised:
         IamTokenRequestAuthProvider().get_auth()
+    # In the aws-iam plugin's words, not the SigV4 plugin's.
+    assert "MLFLOW_TRACKING_AUTH=aws-iam found no AWS credentials" in raised.value.message
+    assert "maps to a user" in raised.value.message
+    assert "execute-api:Invoke" not in raised.value.message
 
 
 @pytest.mark.parametrize(

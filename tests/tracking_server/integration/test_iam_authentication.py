@@ -121,7 +121,10 @@ def server(
     relay = StsRelay(sts)
     # The API Gateway emulation forwards with the load balancer's name as Host, as API Gateway does.
     gateway = ApiGateway.start(port, ALB_DNS_NAME)
-    hosts = [ALB_DNS_NAME, f"{LOCALHOST}:{port}", f"{LOCALHOST}:{gateway.port}"]
+    hosts = [ALB_DNS_NAME, f"{LOCALHOST}:{port}"]
+    # As the construct renders them: the allowed hosts, and the host the API's clients address (which the
+    # API replaces with the load balancer's name), added by PrivateHttpApi.
+    audiences = [*hosts, f"{LOCALHOST}:{gateway.port}"]
     env = contract_env(
         account,
         f"s3://{bucket}/mlflow",
@@ -132,6 +135,7 @@ def server(
             contract.ALLOWED_HOSTS: ",".join(hosts),
             contract.AUTH_DEFAULT_PERMISSION: "NO_PERMISSIONS",
             contract.AUTH_IAM_ENABLED: "true",
+            contract.AUTH_IAM_AUDIENCES: ",".join(audiences),
             contract.AUTH_IAM_PRINCIPALS: json.dumps(RULES),
             contract.AUTH_IAM_STS_ENDPOINT: relay.endpoint_url,
             contract.AUTH_IAM_STS_TIMEOUT_SECONDS: str(STS_TIMEOUT_SECONDS),

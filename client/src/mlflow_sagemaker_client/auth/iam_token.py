@@ -207,7 +207,14 @@ class IamTokenAuth(AuthBase):
 
     def __init__(self, credentials: Credentials | None = None) -> None:
         sigv4._require_botocore()
-        self._credentials = credentials if credentials is not None else sigv4.resolve_credentials()
+        if credentials is None:
+            try:
+                credentials = sigv4.resolve_credentials(
+                    PROVIDER_NAME, "an IAM identity that the MLflow server maps to a user (PrincipalMapping)"
+                )
+            except sigv4.SigV4AuthError as error:
+                raise IamTokenAuthError(error.message) from None
+        self._credentials = credentials
         self._tokens: dict[tuple[str, str, str, str], tuple[float, str]] = {}
         self._lock = threading.Lock()
 

@@ -142,8 +142,14 @@ def _session() -> Session:
         return _sessions.setdefault(key, session)
 
 
-def resolve_credentials() -> Credentials:
-    """Credentials from botocore's default chain; raises :class:`SigV4AuthError` if there are none."""
+def resolve_credentials(
+    provider: str = PROVIDER_NAME,
+    identity: str = "an identity allowed to call execute-api:Invoke on the MLflow API",
+) -> Credentials:
+    """Credentials from botocore's default chain; raises :class:`SigV4AuthError` if there are none.
+
+    ``provider`` and ``identity`` complete the error: the plugin that needs them, and what they must be.
+    """
     key = _aws_environment()
     with _cache_lock:
         credentials = _credentials.get(key)
@@ -153,15 +159,15 @@ def resolve_credentials() -> Credentials:
     try:
         credentials = session.get_credentials()
     except Exception as exc:
-        raise SigV4AuthError(f"MLFLOW_TRACKING_AUTH={PROVIDER_NAME}: resolving AWS credentials failed: {exc}") from exc
+        raise SigV4AuthError(f"MLFLOW_TRACKING_AUTH={provider}: resolving AWS credentials failed: {exc}") from exc
     if credentials is None:
         # Not cached: credentials configured later in the same process are picked up.
         raise SigV4AuthError(
-            f"MLFLOW_TRACKING_AUTH={PROVIDER_NAME} found no AWS credentials. botocore's default chain "
+            f"MLFLOW_TRACKING_AUTH={provider} found no AWS credentials. botocore's default chain "
             "was searched: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), AWS_PROFILE "
             "and the shared config and credentials files, SSO, web identity, and the container or "
-            "instance metadata service (the execution role on SageMaker). Configure one of them with an "
-            "identity allowed to call execute-api:Invoke on the MLflow API."
+            f"instance metadata service (the execution role on SageMaker). Configure one of them with "
+            f"{identity}."
         )
     with _cache_lock:
         if len(_credentials) > 8:
