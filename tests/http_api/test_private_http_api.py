@@ -458,7 +458,7 @@ def test_none_route_has_no_authorization(unauthenticated: Built) -> None:
 
 
 @pytest.mark.xdist_group("private_http_api_none")
-def test_none_throttles_harder_by_default_to_bound_password_guessing(unauthenticated: Built) -> None:
+def test_finding_9_none_throttles_harder_by_default_to_bound_password_guessing(unauthenticated: Built) -> None:
     unauthenticated.template.has_resource_properties(
         "AWS::ApiGatewayV2::Stage", {"DefaultRouteSettings": {"ThrottlingRateLimit": 25, "ThrottlingBurstLimit": 50}}
     )
@@ -1117,6 +1117,27 @@ AUTH_PAIRS: list[tuple[str, Callable[[Servers], IMlflowTrackingServer], EdgeAuth
 @pytest.mark.parametrize(
     ("server", "authorization", "fragments"), [c[1:] for c in AUTH_PAIRS], ids=[c[0] for c in AUTH_PAIRS]
 )
+def test_finding_5_no_public_api_in_front_of_a_server_that_does_not_authenticate() -> None:
+    """Security review finding 5: NONE at the edge and a server without authentication would be a public,
+    unauthenticated endpoint. Refused at synthesis, for a server of this stack and an imported one."""
+    stack = new_stack()
+    vpc = imported_vpc(stack)
+    local = SecureMlflowService(stack, "Edge", vpc=vpc, authentication=IAM_AT_THE_EDGE)
+    imported = SecureMlflowService.from_attributes(
+        stack,
+        "Imported",
+        vpc=vpc,
+        url="http://mlflow.internal.example.com",
+        security_group=ec2.SecurityGroup.from_security_group_id(stack, "Sg", "sg-0123456789abcdef0"),
+        port=80,
+        authentication=IAM_AT_THE_EDGE,
+        listener_arn=LISTENER_ARN,
+    )
+    for number, server in enumerate((local, imported)):
+        with pytest.raises(ValueError, match="public and unauthenticated"):
+            PrivateHttpApi(stack, f"Api{number}", server=server, authorization=EdgeAuthorization.NONE)
+
+
 def test_refused_auth_pair(
     servers: Servers,
     server: Callable[[Servers], IMlflowTrackingServer],

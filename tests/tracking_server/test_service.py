@@ -1110,7 +1110,7 @@ def test_the_container_has_a_read_only_root_filesystem_and_a_scratch_volume(defa
     default_template.has_resource_properties("AWS::ECS::TaskDefinition", {"Volumes": [{"Name": "scratch"}]})
 
 
-def test_database_logs_leave_out_statement_values(default_template: Template) -> None:
+def test_finding_10_database_logs_leave_out_statement_values(default_template: Template) -> None:
     default_template.has_resource_properties(
         "AWS::RDS::DBClusterParameterGroup",
         {"Family": "aurora-postgresql17", "Parameters": POSTGRES_LOGGING_PARAMETERS},
@@ -1172,7 +1172,7 @@ def test_https_with_a_dns_validated_certificate_and_an_alias() -> None:
     assert_cfn_lint_clean(template.to_json())
 
 
-def test_https_with_a_private_ca_certificate() -> None:
+def test_finding_13_https_with_a_private_ca_certificate() -> None:
     from aws_cdk import aws_acmpca as acmpca
 
     stack = new_stack()

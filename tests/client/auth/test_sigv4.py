@@ -505,7 +505,7 @@ def _leaked(received: list[dict[str, str]]) -> list[str]:
     )
 
 
-def test_signature_and_session_token_do_not_follow_a_cross_host_redirect(
+def test_finding_8_signature_and_session_token_do_not_follow_a_cross_host_redirect(
     cross_host_redirect: tuple[Redirector, Recorder], signing_env: None
 ) -> None:
     redirector, recorder = cross_host_redirect
@@ -516,7 +516,7 @@ def test_signature_and_session_token_do_not_follow_a_cross_host_redirect(
     assert _leaked(recorder.received) == [], f"credentials sent to another host: {recorder.received}"
 
 
-def test_mlflow_client_does_not_leak_credentials_on_a_cross_host_redirect(
+def test_finding_8_mlflow_client_does_not_leak_credentials_on_a_cross_host_redirect(
     cross_host_redirect: tuple[Redirector, Recorder], plugin_enabled: None
 ) -> None:
     redirector, recorder = cross_host_redirect
