@@ -14,7 +14,6 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_servicediscovery as servicediscovery
 from aws_cdk.assertions import Match, Template
 
@@ -71,8 +70,7 @@ def lean() -> Lean:
     api = PrivateHttpApi(stack, "Api", server=mlflow, authorization=EdgeAuthorization.NONE)
     studio = StudioDomainOrUser(stack, "Studio", vpc=vpc, mlflow=mlflow, user_profile_names=["alice"])
     jobs = ec2.SecurityGroup(stack, "Jobs", vpc=vpc, allow_all_outbound=False)
-    credentials = secretsmanager.Secret.from_secret_name_v2(stack, "JobCredentials", "mlflow/training-jobs")
-    training = MlflowTrainingConfig(mlflow, security_group=jobs, credentials_secret=credentials)
+    training = MlflowTrainingConfig(mlflow, security_group=jobs)  # IAM: the job's role is its MLflow user
     mlflow.allow_from(jobs, "training jobs")  # as the training configuration's documentation says
     return Lean(app, stack, mlflow, api, studio, training, Template.from_stack(stack))
 

@@ -345,9 +345,16 @@ class PrivateHttpApi(Construct):
     def _register_client_hosts(self) -> None:
         """Clients make IAM tokens for the host they address, which the API replaces with the server's own:
         the server must accept tokens made for the API's hosts too."""
-        if self.server.authentication.uses_iam_tokens:
-            for host in self.client_hosts:
+        if not self.server.authentication.uses_iam_tokens:
+            return
+        for host in self.client_hosts:
+            try:
                 self.server.add_iam_audience(host)
+            except ValueError as error:
+                # A server defined elsewhere: it works if its own definition accepts the host, which only
+                # that definition can tell.
+                cdk.Annotations.of(self).add_warning_v2("mlflow-sagemaker:ImportedServerAudience", str(error))
+                return
 
     def _create_log_group(self) -> logs.ILogGroup:
         """The access log group with the retention and removal policy of the props."""

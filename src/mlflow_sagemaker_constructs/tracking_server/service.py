@@ -85,7 +85,8 @@ class _IamAudiencesProducer:
         self._service = service
 
     def produce(self) -> str:
-        return ",".join(self._service.iam_audiences)
+        # Empty without added audiences: the server then takes its allowed hosts (without wildcards).
+        return ",".join(self._service.iam_audiences) if self._service.added_iam_audiences else ""
 
 
 @jsii.implements(cdk.IStableStringProducer)
@@ -1142,6 +1143,11 @@ class SecureMlflowService(Construct):
         if self.port != (443 if https else 80):
             hosts += [f"{host}:{self.port}" for host in (own, self.host)]
         return list(dict.fromkeys(hosts))
+
+    @property
+    def added_iam_audiences(self) -> list[str]:
+        """The audiences added with :meth:`add_iam_audience`."""
+        return list(self._iam_audiences)
 
     @property
     def iam_audiences(self) -> list[str]:

@@ -196,6 +196,9 @@ def _task_env(lean: LeanTemplate, postgres: PostgresServer, s3: S3Server) -> tup
         contract.DB_HOST: account.host,
         contract.DB_PORT: str(account.port),
         contract.ARTIFACTS_URI: f"s3://{bucket}/mlflow-artifacts",
+        # IAM authentication (the default) is configured but not exercised here: the admin's basic auth is.
+        contract.AUTH_IAM_STS_ENDPOINT: "https://sts.us-east-1.amazonaws.com",
+        contract.AUTH_IAM_AUDIENCES: f"{lean.dns_name},abc123.execute-api.us-east-1.amazonaws.com",
     }
     admin_password = f"Adm1n%{secrets.token_urlsafe(12)}"
     secret_values = {

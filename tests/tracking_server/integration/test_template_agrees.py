@@ -59,6 +59,8 @@ def test_synthesized_container_definition_runs_and_passes_its_health_check(
         contract.DB_PORT: str(account.port),
         contract.ALLOWED_HOSTS: "internal-mlflow-123456.us-east-1.elb.amazonaws.com",
         contract.ARTIFACTS_URI: f"s3://{bucket}/mlflow-artifacts",
+        # The regional endpoint; not called here (no IAM token is sent).
+        contract.AUTH_IAM_STS_ENDPOINT: "https://sts.us-east-1.amazonaws.com",
     }
     secret_values = {
         contract.DB_USERNAME: account.username,
