@@ -265,8 +265,22 @@ def test_finding_4_the_ai_gateway_is_off_by_default(main_server: MlflowServer, u
 def test_finding_4_gateway_secrets_are_not_readable_with_the_default_passphrase(
     gateway_server: HardenedServer, postgres: PostgresServer
 ) -> None:
+    from aws_cdk.assertions import Template
     from mlflow.exceptions import MlflowException
     from mlflow.utils.crypto import KEKManager, _decrypt_secret
+
+    from mlflow_sagemaker_constructs import SecureMlflowService
+    from tests.harness import new_stack
+    from tests.harness.task_environment import mlflow_container
+    from tests.harness.vpc import imported_vpc
+
+    # The deployment gives the server what this server runs with: the gateway on, and a passphrase of its own
+    # injected from Secrets Manager (without it, MLflow would encrypt with its public default).
+    stack = new_stack()
+    SecureMlflowService(stack, "Mlflow", vpc=imported_vpc(stack), enable_ai_gateway=True)
+    container = mlflow_container(Template.from_stack(stack))
+    assert {"Name": contract.AI_GATEWAY_ENABLED, "Value": "true"} in container["Environment"]
+    assert contract.CRYPTO_KEK_PASSPHRASE in {secret["Name"] for secret in container["Secrets"]}
 
     server = gateway_server.server
     stored = _store_gateway_secret(server, server.admin_auth)
