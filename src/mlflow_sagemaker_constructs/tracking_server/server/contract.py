@@ -91,7 +91,9 @@ DEFAULT_DB_PORTS = {"postgresql": 5432, "mysql": 3306}
 DEFAULT_DB_WAIT_SECONDS = 60
 DEFAULT_DB_MIGRATION_LOCK_TIMEOUT_SECONDS = 900
 DB_POOL_NULL = "null"
-DEFAULT_DB_POOL_SIZE = 5
+# 10: with 5, a worker serving 8 keep-alive clients churned overflow connections (about 10 new connections
+# per 100 requests, docs/benchmarks.md); with 10, none. Sizing against Aurora's limit: docs/server-image.md.
+DEFAULT_DB_POOL_SIZE = 10
 DEFAULT_DB_POOL_MAX_OVERFLOW = 5
 DEFAULT_DB_IDLE_TIMEOUT_SECONDS = 30
 #: Engines MLflow opens per worker process: tracking store, model registry store, auth store.
