@@ -107,6 +107,42 @@ def test_help_documents_exit_statuses(client_venv: ClientVenv, tmp_path: Path) -
 
 
 # --------------------------------------------------------------------------------------------------
+# The aws-iam plugin, as installed: its token verifies at STS the way the server verifies it
+# --------------------------------------------------------------------------------------------------
+
+_MAKE_TOKEN = textwrap.dedent(
+    """
+    import requests
+    from mlflow.tracking.request_auth.registry import fetch_auth
+
+    request = requests.Request("GET", "http://internal-mlflow-1.us-east-1.elb.amazonaws.com/api/2.0/mlflow/x")
+    prepared = fetch_auth("aws-iam")(request.prepare())
+    print(prepared.headers["X-Mlflow-Iam-Token"])
+    """
+)
+
+
+def test_iam_plugin_makes_a_token_the_server_verifies(client_venv: ClientVenv, tmp_path: Path) -> None:
+    from mlflow_sagemaker_constructs.tracking_server.server import iam_tokens
+    from tests.harness.sts import StsServer
+
+    sts = StsServer.start()
+    try:
+        arn, keys = sts.create_user("client-venv")
+        env = client_venv.environment(**keys.env(), AWS_REGION="us-east-1", MLFLOW_IAM_STS_ENDPOINT=sts.endpoint_url)
+        result = _run(client_venv, [str(client_venv.python), "-c", _MAKE_TOKEN], env, tmp_path)
+        assert result.returncode == 0, result.stderr
+        token = result.stdout.strip()
+        assert keys.secret_key not in token  # a signature, never the key
+        settings = iam_tokens.VerifierSettings(
+            audiences=frozenset({"internal-mlflow-1.us-east-1.elb.amazonaws.com"}), sts_endpoint=sts.endpoint_url
+        )
+        assert iam_tokens.Verifier(settings).verify(token).arn == arn
+    finally:
+        sts.stop()
+
+
+# --------------------------------------------------------------------------------------------------
 # The SigV4 plugin logs a run through a verifying proxy
 # --------------------------------------------------------------------------------------------------
 

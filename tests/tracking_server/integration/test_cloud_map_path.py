@@ -217,6 +217,7 @@ def _task_env(lean: LeanTemplate, postgres: PostgresServer, s3: S3Server) -> tup
     for secret in lean.container["Secrets"]:
         env[secret["Name"]] = secret_values[secret["Name"]]
     env[contract.DB_NAME] = account.database
+    env[contract.AUTH_DB_NAME] = f"{account.database}_auth"  # the session's PostgreSQL is shared
     env.pop(contract.PORT)  # a free local port stands in for the container's 5000
     env.update(s3.client_env())
     return env, admin_password

@@ -72,6 +72,9 @@ def test_synthesized_container_definition_runs_and_passes_its_health_check(
     # The tracking database name comes from the template ("mlflow"); locally the account owns its own database.
     assert env[contract.DB_NAME] == "mlflow"
     env[contract.DB_NAME] = account.database
+    # Likewise the auth database: the session's PostgreSQL is shared, and another test's "mlflow_auth" is not ours.
+    assert env[contract.AUTH_DB_NAME] == contract.DEFAULT_AUTH_DB_NAME
+    env[contract.AUTH_DB_NAME] = f"{account.database}_auth"
     assert env.pop(contract.PORT) == str(contract.DEFAULT_PORT)  # a free local port instead of the container's
     env.update(s3.client_env())
 
