@@ -15,7 +15,7 @@ from mlflow_sagemaker_constructs import __version__
 from mlflow_sagemaker_constructs.tracking_server.server import contract
 from tests.harness import assert_cfn_lint_clean, read_nag_report
 from tests.harness.app import REPO_ROOT
-from tests.harness.task_environment import principal_rules
+from tests.harness.task_environment import mlflow_environment, principal_rules
 
 EXAMPLE = REPO_ROOT / "examples" / "proof_of_concept"
 MODEL = "s3://example-models/diabetes-elasticnet/v1/0123456789abcdef/model.tar.gz"
@@ -54,10 +54,7 @@ def _assert_iam_end_to_end(template: dict[str, Any]) -> None:
     routes = [r["Properties"] for r in resources if r["Type"] == "AWS::ApiGatewayV2::Route"]
     assert routes
     assert {route["AuthorizationType"] for route in routes} == {"AWS_IAM"}
-    (task,) = [r for r in resources if r["Type"] == "AWS::ECS::TaskDefinition"]
-    (container,) = task["Properties"]["ContainerDefinitions"]
-    env = {e["Name"]: e["Value"] for e in container["Environment"]}
-    assert env[contract.AUTH_IAM_ENABLED] == "true"
+    assert mlflow_environment(Template.from_json(template))[contract.AUTH_IAM_ENABLED] == "true"
     rules = principal_rules(Template.from_json(template))
     # The users role's sessions first, then the Studio roles (references), each its own MLflow user.
     assert rules[0] == {"kind": "role_session", "admin": False, "account": "123456789012", "name": "MlflowPocUsers"}

@@ -46,6 +46,7 @@ from mlflow_sagemaker_constructs.tracking_server.server import contract
 from tests.conftest import normalized
 from tests.harness import assert_cfn_lint_clean, assert_nag_clean, new_app, new_stack, synth_template
 from tests.harness.nag import acknowledgements
+from tests.harness.task_environment import mlflow_environment
 from tests.harness.vpc import AZS, imported_isolated_only_vpc, imported_public_only_vpc, imported_vpc
 
 CERT_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
@@ -212,9 +213,7 @@ def test_default_pair_server_accepts_tokens_made_for_the_apis_host(default: Buil
     """Clients make IAM tokens for the host they address (the execute-api name), which the API replaces with
     the load balancer's: the server must accept that audience, or every request through the API is a 401."""
     api_id, _ = default.one("AWS::ApiGatewayV2::Api")
-    (definition,) = default.of_type("AWS::ECS::TaskDefinition").values()
-    (container,) = definition["Properties"]["ContainerDefinitions"]
-    env = {e["Name"]: e["Value"] for e in container["Environment"]}
+    env = mlflow_environment(default.template)
     load_balancer = default.stack.get_logical_id(_cfn(default.server.load_balancer))
     assert env[contract.AUTH_IAM_AUDIENCES] == {
         "Fn::Join": [

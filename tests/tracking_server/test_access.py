@@ -34,6 +34,7 @@ from mlflow_sagemaker_constructs.tracking_server.access import (
 )
 from mlflow_sagemaker_constructs.tracking_server.server import contract
 from tests.harness import assert_cfn_lint_clean, assert_nag_clean, new_app, new_stack
+from tests.harness.task_environment import mlflow_container, mlflow_environment
 from tests.harness.vpc import imported_vpc
 
 pytestmark = pytest.mark.xdist_group("access")
@@ -73,12 +74,6 @@ def lean() -> Lean:
     training = MlflowTrainingConfig(mlflow, security_group=jobs)  # IAM: the job's role is its MLflow user
     mlflow.allow_from(jobs, "training jobs")  # as the training configuration's documentation says
     return Lean(app, stack, mlflow, api, studio, training, Template.from_stack(stack))
-
-
-def _container(template: Template) -> dict[str, Any]:
-    (definition,) = template.find_resources("AWS::ECS::TaskDefinition").values()
-    (container,) = definition["Properties"]["ContainerDefinitions"]
-    return dict(container)
 
 
 # ---------------------------------------------------------------------------------------------- template
@@ -122,7 +117,7 @@ def test_tasks_register_into_a_health_checked_cloud_map_service(lean: Lean) -> N
         {"RegistryArn": {"Fn::GetAtt": [cloud_map_id, "Arn"]}, "ContainerName": "Mlflow", "ContainerPort": 5000}
     ]
     # The health check that decides is the task definition's own.
-    assert _container(lean.template)["HealthCheck"]["Command"] == contract.HEALTH_CHECK_COMMAND
+    assert mlflow_container(lean.template)["HealthCheck"]["Command"] == contract.HEALTH_CHECK_COMMAND
 
 
 def test_the_http_api_integrates_with_the_cloud_map_service_over_its_vpc_link(lean: Lean) -> None:
@@ -186,7 +181,7 @@ def test_clients_in_the_vpc_use_the_cloud_map_name(lean: Lean) -> None:
     assert lean.mlflow.connections.default_port.to_rule_json()["fromPort"] == 5000
     assert lean.training.environment()["MLFLOW_TRACKING_URI"] == f"http://{DNS_NAME}:5000"
     assert lean.studio.tracking_uri == f"http://{DNS_NAME}:5000"
-    environment = {e["Name"]: e["Value"] for e in _container(lean.template)["Environment"]}
+    environment = mlflow_environment(lean.template)
     # What those clients send as Host (name:port), and what the HTTP API sends (the name).
     assert environment[contract.ALLOWED_HOSTS] == f"{DNS_NAME},{DNS_NAME}:5000"
     assert environment[contract.KEEP_ALIVE_SECONDS] == str(CLOUD_MAP_KEEP_ALIVE_SECONDS)
@@ -213,7 +208,7 @@ def test_the_secure_defaults_stay(lean: Lean) -> None:
             "ServerlessV2ScalingConfiguration": Match.object_like({"MinCapacity": 0}),
         },
     )
-    environment = {e["Name"]: e["Value"] for e in _container(lean.template)["Environment"]}
+    environment = mlflow_environment(lean.template)
     assert environment[contract.AUTH_ENABLED] == "true"
     (service,) = lean.resources("AWS::ECS::Service").values()
     assert service["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]["AssignPublicIp"] == "DISABLED"

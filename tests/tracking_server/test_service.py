@@ -40,7 +40,7 @@ from mlflow_sagemaker_constructs.tracking_server.database import POSTGRES_LOGGIN
 from mlflow_sagemaker_constructs.tracking_server.server import contract
 from tests.conftest import normalized
 from tests.harness import assert_cfn_lint_clean, assert_nag_clean, new_app, new_stack
-from tests.harness.task_environment import principal_rules
+from tests.harness.task_environment import mlflow_container, mlflow_environment, principal_rules
 from tests.harness.vpc import imported_isolated_only_vpc, imported_vpc, new_vpc
 
 CERT_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
@@ -52,19 +52,8 @@ def _template(**props: Any) -> Template:
     return Template.from_stack(stack)
 
 
-def _container(template: Template) -> dict[str, Any]:
-    definitions = template.find_resources("AWS::ECS::TaskDefinition")
-    (definition,) = definitions.values()
-    (container,) = definition["Properties"]["ContainerDefinitions"]
-    return dict(container)
-
-
-def _environment(template: Template) -> dict[str, Any]:
-    return {e["Name"]: e["Value"] for e in _container(template)["Environment"]}
-
-
 def _secret_names(template: Template) -> set[str]:
-    return {s["Name"] for s in _container(template).get("Secrets", [])}
+    return {s["Name"] for s in mlflow_container(template).get("Secrets", [])}
 
 
 def _policy_statements(template: Template, role_fragment: str) -> list[dict[str, Any]]:
@@ -230,7 +219,7 @@ def test_default_health_checks_use_mlflow_health_endpoint(default_template: Temp
         "AWS::ElasticLoadBalancingV2::TargetGroup",
         {"HealthCheckPath": "/health", "Matcher": {"HttpCode": "200"}, "Port": 5000, "TargetType": "ip"},
     )
-    container = _container(default_template)
+    container = mlflow_container(default_template)
     assert container["HealthCheck"]["Command"] == contract.HEALTH_CHECK_COMMAND
     assert container["EntryPoint"] == contract.CONTAINER_COMMAND
     assert container["PortMappings"][0]["ContainerPort"] == contract.DEFAULT_PORT
@@ -269,7 +258,7 @@ def test_default_autoscaling_on_cpu_and_requests(default_template: Template) -> 
 def test_default_environment_configures_auth_pool_hosts_and_proxied_artifacts(
     default_template: Template,
 ) -> None:
-    env = _environment(default_template)
+    env = mlflow_environment(default_template)
     assert env[contract.AUTH_ENABLED] == "true"
     assert env[contract.AUTH_DEFAULT_PERMISSION] == "NO_PERMISSIONS"
     assert env[contract.AUTH_CACHE_TTL_SECONDS] == "60"
@@ -399,7 +388,7 @@ def all_existing_template() -> Template:
 def test_all_existing_creates_no_database_bucket_or_cluster(all_existing_template: Template) -> None:
     for resource_type in ("AWS::RDS::DBCluster", "AWS::S3::Bucket", "AWS::ECS::Cluster"):
         all_existing_template.resource_count_is(resource_type, 0)
-    env = _environment(all_existing_template)
+    env = mlflow_environment(all_existing_template)
     assert env[contract.DB_HOST] == "mlflow.cluster-abc.us-east-1.rds.amazonaws.com"
     assert env[contract.DB_PORT] == "5432"
     assert env[contract.DB_NAME] == "mlflow"
@@ -417,9 +406,9 @@ def test_all_existing_uses_https_and_accepts_the_custom_domain(all_existing_temp
         "AWS::ElasticLoadBalancingV2::Listener",
         {"Protocol": "HTTPS", "Port": 443, "Certificates": [{"CertificateArn": CERT_ARN}]},
     )
-    hosts = _environment(all_existing_template)[contract.ALLOWED_HOSTS]
+    hosts = mlflow_environment(all_existing_template)[contract.ALLOWED_HOSTS]
     assert hosts["Fn::Join"][1][-1] == ",mlflow.example.com"
-    container = _container(all_existing_template)
+    container = mlflow_container(all_existing_template)
     assert container["Image"] == "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlflow:3.17.2"
 
 
@@ -532,7 +521,7 @@ def test_mysql_tracking_store_with_postgresql_auth_database() -> None:
         ),
     )
     template = Template.from_stack(stack)
-    env = _environment(template)
+    env = mlflow_environment(template)
     assert env[contract.DB_ENGINE] == "mysql"
     assert env[contract.DB_PORT] == "3306"
     assert env[contract.AUTH_DB_HOST] == "pg.example.internal"
@@ -543,7 +532,7 @@ def test_mysql_tracking_store_with_postgresql_auth_database() -> None:
 
 def test_auth_disabled_has_no_admin_or_flask_secret() -> None:
     template = _template(authentication=MlflowAuthentication.disabled(authenticated_by="IAM at the HTTP API"))
-    assert _environment(template)[contract.AUTH_ENABLED] == "false"
+    assert mlflow_environment(template)[contract.AUTH_ENABLED] == "false"
     assert _secret_names(template) == {contract.DB_USERNAME, contract.DB_PASSWORD}
     template.resource_count_is("AWS::SecretsManager::Secret", 1)
 
@@ -554,7 +543,7 @@ def test_auth_options_reach_the_container() -> None:
             admin_username="root", default_permission=DefaultPermission.READ, cache_ttl_seconds=30
         )
     )
-    env = _environment(template)
+    env = mlflow_environment(template)
     assert env[contract.AUTH_ADMIN_USERNAME] == "root"
     assert env[contract.AUTH_DEFAULT_PERMISSION] == "READ"
     assert env[contract.AUTH_CACHE_TTL_SECONDS] == "30"
@@ -566,7 +555,7 @@ def test_a_minimum_capacity_has_no_auto_pause() -> None:
         "AWS::RDS::DBCluster",
         {"ServerlessV2ScalingConfiguration": {"MinCapacity": 0.5, "MaxCapacity": 8}},
     )
-    assert contract.DB_POOL not in _environment(template)
+    assert contract.DB_POOL not in mlflow_environment(template)
 
 
 def test_direct_artifacts_and_grant_for_clients() -> None:
@@ -577,7 +566,7 @@ def test_direct_artifacts_and_grant_for_clients() -> None:
     client = iam.Role(stack, "Client", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
     service.grant_artifact_access(client)
     template = Template.from_stack(stack)
-    env = _environment(template)
+    env = mlflow_environment(template)
     assert env[contract.ARTIFACTS_MODE] == "direct"
     assert env[contract.MULTIPART_UPLOAD] == "false"
     task_actions = {a for s in _policy_statements(template, "TaskRole") for a in s["Action"]}
@@ -623,13 +612,13 @@ def test_task_size_architecture_and_workers() -> None:
         "AWS::ECS::TaskDefinition",
         {"Cpu": "2048", "Memory": "4096", "RuntimePlatform": Match.object_like({"CpuArchitecture": "X86_64"})},
     )
-    assert _environment(template)[contract.WORKERS] == "2"  # one per vCPU
+    assert mlflow_environment(template)[contract.WORKERS] == "2"  # one per vCPU
 
 
 def test_memory_defaults_to_the_least_fargate_allows_for_a_larger_cpu() -> None:
     template = _template(cpu=1024)
     template.has_resource_properties("AWS::ECS::TaskDefinition", {"Cpu": "1024", "Memory": "2048"})
-    assert _environment(template)[contract.WORKERS] == "1"
+    assert mlflow_environment(template)[contract.WORKERS] == "1"
 
 
 @pytest.mark.parametrize(
@@ -650,7 +639,7 @@ def test_image_modes(image: ServerImage, asset_expected: bool) -> None:
     stack = new_stack()
     SecureMlflowService(stack, "Mlflow", vpc=imported_vpc(stack), image=image)
     template = Template.from_stack(stack)
-    image_value = json.dumps(_container(template)["Image"])
+    image_value = json.dumps(mlflow_container(template)["Image"])
     if image.kind == "bundled-asset":
         assert "cdk-hnb659fds-container-assets" in image_value
     elif image.kind == "deploy-time-build":
@@ -700,7 +689,7 @@ def test_allow_from_opens_the_listener_port_to_a_peer_only() -> None:
             "SourceSecurityGroupId": {"Fn::GetAtt": [Match.string_like_regexp("Client"), "GroupId"]},
         },
     )
-    hosts = _environment(template)[contract.ALLOWED_HOSTS]
+    hosts = mlflow_environment(template)[contract.ALLOWED_HOSTS]
     assert hosts["Fn::Join"][1][-1] == ",mlflow.internal.example"
     assert service.url.startswith("http://")
     assert service.url == service.internal_url
@@ -1103,7 +1092,7 @@ def test_an_environment_agnostic_stack_gets_a_clear_error_or_synthesizes_without
 
 
 def test_the_container_has_a_read_only_root_filesystem_and_a_scratch_volume(default_template: Template) -> None:
-    container = _container(default_template)
+    container = mlflow_container(default_template)
     assert container["ReadonlyRootFilesystem"] is True
     assert container["MountPoints"] == [{"ContainerPath": "/tmp", "ReadOnly": False, "SourceVolume": "scratch"}]
     assert container["LinuxParameters"] == {"Capabilities": {"Drop": ["ALL"]}, "InitProcessEnabled": True}
@@ -1120,9 +1109,9 @@ def test_finding_10_database_logs_leave_out_statement_values(default_template: T
 
 
 def test_the_ai_gateway_is_off_by_default_and_gets_its_own_passphrase_when_on(default_template: Template) -> None:
-    assert contract.AI_GATEWAY_ENABLED not in _environment(default_template)  # the image's default: off
+    assert contract.AI_GATEWAY_ENABLED not in mlflow_environment(default_template)  # the image's default: off
     template = _template(enable_ai_gateway=True)
-    assert _environment(template)[contract.AI_GATEWAY_ENABLED] == "true"
+    assert mlflow_environment(template)[contract.AI_GATEWAY_ENABLED] == "true"
     assert contract.CRYPTO_KEK_PASSPHRASE in _secret_names(template)
     template.has_resource_properties(
         "AWS::SecretsManager::Secret",
@@ -1133,7 +1122,7 @@ def test_the_ai_gateway_is_off_by_default_and_gets_its_own_passphrase_when_on(de
 def test_execute_command_is_off_by_default_and_keeps_the_root_filesystem_read_only_when_on() -> None:
     template = _template(enable_execute_command=True)
     template.has_resource_properties("AWS::ECS::Service", {"EnableExecuteCommand": True})
-    container = _container(template)
+    container = mlflow_container(template)
     assert container["ReadonlyRootFilesystem"] is True
     paths = {m["ContainerPath"] for m in container["MountPoints"]}
     assert paths == {"/tmp", "/managed-agents", "/var/lib/amazon/ssm", "/var/log/amazon/ssm"}
@@ -1263,7 +1252,7 @@ def test_basic_auth_has_no_iam_settings_and_refuses_principal_mappings() -> None
     service = SecureMlflowService(
         stack, "Mlflow", vpc=imported_vpc(stack), authentication=MlflowAuthentication.basic_auth()
     )
-    env = _environment(Template.from_stack(stack))
+    env = mlflow_environment(Template.from_stack(stack))
     assert not {name for name in env if name.startswith("MLFLOW_AUTH_IAM_")}
     with pytest.raises(
         ValueError, match=r"does not authenticate IAM principals; pass authentication=MlflowAuthentication.iam"
@@ -1338,7 +1327,7 @@ def test_an_existing_sts_endpoint_admits_the_service_and_its_url_reaches_server_
     template.has_resource_properties(
         "AWS::EC2::SecurityGroupIngress", {"GroupId": "sg-0fedcba9876543210", "FromPort": 443, "ToPort": 443}
     )
-    assert _environment(template)[contract.AUTH_IAM_STS_ENDPOINT] == url
+    assert mlflow_environment(template)[contract.AUTH_IAM_STS_ENDPOINT] == url
     from mlflow_sagemaker_constructs.studio.training import MlflowTrainingConfig
 
     config = MlflowTrainingConfig(service, security_group=ec2.SecurityGroup(stack, "Jobs", vpc=service.vpc))
