@@ -12,6 +12,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 
 from tests.harness import new_app, new_stack, normalize_template
 from tests.harness.client_venv import ClientServices, ClientVenv, build_client_venv, client_services
+from tests.harness.sts import StsServer
 
 if TYPE_CHECKING:
     from tests.harness.containers import Images
@@ -54,6 +55,13 @@ def client_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClientSer
     """A real MLflow server with a registered scikit-learn model, and moto's S3 server (once per session)."""
     with client_services(tmp_path_factory.mktemp("client-services")) as services:
         yield services
+
+
+@pytest.fixture(scope="module")
+def sts() -> Iterator[StsServer]:
+    """STS (and IAM) emulated by moto, checking SigV4 signatures: IAM tokens verify against it."""
+    with StsServer.start() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

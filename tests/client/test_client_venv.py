@@ -32,6 +32,7 @@ from mlflow import MlflowClient
 from mlflow_sagemaker_client.packaging import errors, tracking
 from tests.client.auth.sigv4_verifier import KNOWN, REGION, ROLE, SERVICE, SigV4Proxy, Verifier
 from tests.harness.client_venv import ClientServices, ClientVenv
+from tests.harness.sts import StsServer
 from tests.serving.image.helpers import FAKE_AWS_ENV, free_port
 
 pytestmark = pytest.mark.xdist_group("client_venv")
@@ -122,24 +123,19 @@ _MAKE_TOKEN = textwrap.dedent(
 )
 
 
-def test_iam_plugin_makes_a_token_the_server_verifies(client_venv: ClientVenv, tmp_path: Path) -> None:
+def test_iam_plugin_makes_a_token_the_server_verifies(client_venv: ClientVenv, sts: StsServer, tmp_path: Path) -> None:
     from mlflow_sagemaker_constructs.tracking_server.server import iam_tokens
-    from tests.harness.sts import StsServer
 
-    sts = StsServer.start()
-    try:
-        arn, keys = sts.create_user("client-venv")
-        env = client_venv.environment(**keys.env(), AWS_REGION="us-east-1", MLFLOW_IAM_STS_ENDPOINT=sts.endpoint_url)
-        result = _run(client_venv, [str(client_venv.python), "-c", _MAKE_TOKEN], env, tmp_path)
-        assert result.returncode == 0, result.stderr
-        token = result.stdout.strip()
-        assert keys.secret_key not in token  # a signature, never the key
-        settings = iam_tokens.VerifierSettings(
-            audiences=frozenset({"internal-mlflow-1.us-east-1.elb.amazonaws.com"}), sts_endpoint=sts.endpoint_url
-        )
-        assert iam_tokens.Verifier(settings).verify(token).arn == arn
-    finally:
-        sts.stop()
+    arn, keys = sts.create_user("client-venv")
+    env = client_venv.environment(**keys.env(), AWS_REGION="us-east-1", MLFLOW_IAM_STS_ENDPOINT=sts.endpoint_url)
+    result = _run(client_venv, [str(client_venv.python), "-c", _MAKE_TOKEN], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip()
+    assert keys.secret_key not in token  # a signature, never the key
+    settings = iam_tokens.VerifierSettings(
+        audiences=frozenset({"internal-mlflow-1.us-east-1.elb.amazonaws.com"}), sts_endpoint=sts.endpoint_url
+    )
+    assert iam_tokens.Verifier(settings).verify(token).arn == arn
 
 
 # --------------------------------------------------------------------------------------------------

@@ -78,15 +78,6 @@ class IamServer:
 
 
 @pytest.fixture(scope="module")
-def sts() -> Iterator[StsServer]:
-    server = StsServer.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
 def principals(sts: StsServer) -> Principals:
     _, ci_bot = sts.create_user("ci-bot")
     _, assumer = sts.create_user("role-assumer")

@@ -110,15 +110,6 @@ def _wait_healthy(container: Container, port: int, timeout: float) -> float:
 
 
 @pytest.fixture(scope="module")
-def sts() -> Iterator[StsServer]:
-    server = StsServer.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
 def ci_bot(sts: StsServer) -> Keys:
     """An IAM user whose principal the deployment maps to an MLflow user (an ``iam_user`` rule)."""
     _, keys = sts.create_user(CI_BOT)
