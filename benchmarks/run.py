@@ -193,6 +193,18 @@ class ProcStat:
     children_cpu: float  # cutime + cstime: children that exited and were waited for, seconds
 
 
+def _parse_stat(stat: str) -> ProcStat:
+    """One ``/proc/<pid>/stat`` line."""
+    fields = stat[stat.rindex(")") + 2 :].split()
+    # Fields 4 (ppid), 6 (session), 14-17 (utime, stime, cutime, cstime) of proc(5), here 0-based from 3.
+    return ProcStat(
+        ppid=int(fields[1]),
+        session=int(fields[3]),
+        cpu=(int(fields[11]) + int(fields[12])) / CLK_TCK,
+        children_cpu=(int(fields[13]) + int(fields[14])) / CLK_TCK,
+    )
+
+
 def proc_table() -> dict[int, ProcStat]:
     """Every process's parent, session and CPU times, from one pass over ``/proc``."""
     table = {}
@@ -200,16 +212,16 @@ def proc_table() -> dict[int, ProcStat]:
         if not entry.name.isdigit():
             continue
         with contextlib.suppress(OSError, IndexError, ValueError):
-            stat = (entry / "stat").read_text()
-            fields = stat[stat.rindex(")") + 2 :].split()
-            # Fields 4 (ppid), 6 (session), 14-17 (utime, stime, cutime, cstime) of proc(5), here 0-based from 3.
-            table[int(entry.name)] = ProcStat(
-                ppid=int(fields[1]),
-                session=int(fields[3]),
-                cpu=(int(fields[11]) + int(fields[12])) / CLK_TCK,
-                children_cpu=(int(fields[13]) + int(fields[14])) / CLK_TCK,
-            )
+            table[int(entry.name)] = _parse_stat((entry / "stat").read_text())
     return table
+
+
+def process_cpu(pid: int) -> float:
+    """utime + stime of ``pid`` in seconds (0 when it is gone)."""
+    try:
+        return _parse_stat(Path(f"/proc/{pid}/stat").read_text()).cpu
+    except OSError:
+        return 0.0
 
 
 def session_pids(session_id: int, table: Mapping[int, ProcStat] | None = None) -> list[int]:
@@ -319,7 +331,8 @@ class Target:
         return session
 
 
-def _post(session: requests.Session, url: str, body: Mapping[str, Any]) -> dict[str, Any]:
+def post_json(session: requests.Session, url: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """POST ``body`` as JSON; the decoded answer, or an exception for an error status."""
     response = session.post(url, json=body, timeout=60)
     response.raise_for_status()
     result: dict[str, Any] = response.json()
@@ -331,14 +344,14 @@ def prepare_experiment(target: Target) -> None:
     api = f"{target.url}/api/2.0/mlflow/"
     with target.session() as session:
         name = f"bench-{target.name}-{time.monotonic_ns()}"
-        experiment_id = str(_post(session, api + "experiments/create", {"name": name})["experiment_id"])
+        experiment_id = str(post_json(session, api + "experiments/create", {"name": name})["experiment_id"])
         now = int(time.time() * 1000)
         run_ids = []
         for i in range(SEED_RUNS):
-            run = _post(session, api + "runs/create", {"experiment_id": experiment_id, "start_time": now})
+            run = post_json(session, api + "runs/create", {"experiment_id": experiment_id, "start_time": now})
             run_id = run["run"]["info"]["run_id"]
             run_ids.append(run_id)
-            _post(
+            post_json(
                 session,
                 api + "runs/log-batch",
                 {
@@ -347,7 +360,7 @@ def prepare_experiment(target: Target) -> None:
                     "params": [{"key": f"p{k}", "value": str(i)} for k in range(5)],
                 },
             )
-        run = _post(session, api + "runs/create", {"experiment_id": experiment_id, "start_time": now})
+        run = post_json(session, api + "runs/create", {"experiment_id": experiment_id, "start_time": now})
     target.experiment_id, target.run_id, target.read_run_id = experiment_id, run["run"]["info"]["run_id"], run_ids[0]
 
 
@@ -829,6 +842,8 @@ class Results:
     #: The idle timeout the servers ran with and where it came from.
     idle_timeout_seconds: int = contract.DEFAULT_DB_IDLE_TIMEOUT_SECONDS
     idle_timeout_source: str = "the entrypoint's default"
+    #: The pooled connections per engine the servers ran with (the entrypoint's default at the time).
+    db_pool_size: int = contract.DEFAULT_DB_POOL_SIZE
     loadavg_samples: list[float] = dataclasses.field(default_factory=list)
     calibration_ms: list[float] = dataclasses.field(default_factory=list)
     cdk_import: float = 0.0
@@ -1371,11 +1386,11 @@ def render_connections(results: Results) -> list[str]:
             "",
             "Where the pooled servers' new connections were: " + "; ".join(per_row) + ". At 8 clients this is "
             "the pool's overflow: when one worker serves more concurrent requests than "
-            f"`{contract.DB_POOL_SIZE}` ({contract.DEFAULT_DB_POOL_SIZE}), SQLAlchemy's QueuePool opens overflow "
+            f"`{contract.DB_POOL_SIZE}` ({results.db_pool_size}), SQLAlchemy's QueuePool opens overflow "
             "connections and closes each one that comes back to a full pool, so it churns whenever the kernel "
             "hands one worker more than that many of the 8 keep-alive connections. (A separate check outside "
-            "this script, one worker and 8 clients, saw about 10 new connections per 100 requests with the default "
-            "pool size and none with a pool of 10.)",
+            "this script, one worker and 8 clients, saw about 10 new connections per 100 requests with a pool of 5 "
+            "and none with a pool of 10.)",
         ]
     return lines
 
@@ -1439,7 +1454,13 @@ def render_closing_note(results: Results) -> list[str]:
         f"{contract.DEFAULT_DB_POOL_SIZE} pooled + {contract.DEFAULT_DB_POOL_MAX_OVERFLOW} overflow connections per "
         f"engine and worker ({contract.ENGINES_PER_WORKER} engines per worker: tracking, registry, auth), and an idle "
         f"timeout of {contract.DEFAULT_DB_IDLE_TIMEOUT_SECONDS} s so that a paused Aurora cluster stays paused. The "
-        "worker count (one per vCPU) and the task size (0.5 vCPU, 1 GB) come from the task-size section below.",
+        "worker count (one per vCPU) and the task size (0.5 vCPU, 1 GB) come from the task-size section below."
+        + (
+            f" This run used a pool of {results.db_pool_size}; the default became {contract.DEFAULT_DB_POOL_SIZE} "
+            "after it, from the overflow churn measured at 8 clients (the connections paragraph above)."
+            if results.db_pool_size != contract.DEFAULT_DB_POOL_SIZE
+            else ""
+        ),
         "",
     ]
 

@@ -49,7 +49,7 @@ from tests.harness.services import (
     run_entrypoint,
 )
 
-from benchmarks.run import session_pids, tree_memory_mib
+from benchmarks.run import post_json, process_cpu, session_pids, tree_memory_mib
 from mlflow_sagemaker_constructs.tracking_server.server import contract
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -139,22 +139,12 @@ class CpuLimit:
             self.path.rmdir()
 
 
-def _cpu_seconds(pid: int) -> float:
-    """utime + stime of ``pid`` in seconds (0 when it is gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14 and 15 of stat
-
-
 def _tree_cpu(handle: EntrypointProcess) -> float:
-    return sum(_cpu_seconds(pid) for pid in session_pids(handle.process.pid))
+    return sum(process_cpu(pid) for pid in session_pids(handle.process.pid))
 
 
 def _db_cpu(postgres: PostgresServer, user: str) -> dict[int, float]:
-    return {pid: _cpu_seconds(pid) for pid, _ in postgres.backends(user)}
+    return {pid: process_cpu(pid) for pid, _ in postgres.backends(user)}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -171,30 +161,25 @@ class Fixture:
     read_run_id: str
 
 
-def _post(session: requests.Session, url: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    response = session.post(url, json=body, timeout=60)
-    response.raise_for_status()
-    result: dict[str, Any] = response.json()
-    return result
-
-
 def prepare(url: str, admin: tuple[str, str]) -> Fixture:
     """A non-admin user who owns an experiment with SEED_RUNS runs (10 metrics, 5 params each)."""
     api = f"{url}/api/2.0/mlflow"
     username, password = f"bench-{secrets.token_hex(3)}", secrets.token_urlsafe(16)
     with requests.Session() as session:
         session.auth = admin
-        _post(session, f"{api}/users/create", {"username": username, "password": password})
+        post_json(session, f"{api}/users/create", {"username": username, "password": password})
     with requests.Session() as session:
         session.auth = (username, password)
-        experiment_id = str(_post(session, f"{api}/experiments/create", {"name": f"size-{username}"})["experiment_id"])
+        experiment_id = str(
+            post_json(session, f"{api}/experiments/create", {"name": f"size-{username}"})["experiment_id"]
+        )
         now = int(time.time() * 1000)
         run_ids = []
         for i in range(SEED_RUNS):
-            run = _post(session, f"{api}/runs/create", {"experiment_id": experiment_id, "start_time": now})
+            run = post_json(session, f"{api}/runs/create", {"experiment_id": experiment_id, "start_time": now})
             run_id = str(run["run"]["info"]["run_id"])
             run_ids.append(run_id)
-            _post(
+            post_json(
                 session,
                 f"{api}/runs/log-batch",
                 {
@@ -203,7 +188,7 @@ def prepare(url: str, admin: tuple[str, str]) -> Fixture:
                     "params": [{"key": f"p{k}", "value": str(i)} for k in range(5)],
                 },
             )
-        target = _post(session, f"{api}/runs/create", {"experiment_id": experiment_id, "start_time": now})
+        target = post_json(session, f"{api}/runs/create", {"experiment_id": experiment_id, "start_time": now})
     return Fixture(url, (username, password), experiment_id, str(target["run"]["info"]["run_id"]), run_ids[0])
 
 
