@@ -11,10 +11,14 @@ The throughput part runs four servers side by side and measures them interleaved
 
 * ``bare``: auth off; ``basic``: built-in basic auth (60 s credential cache); ``iam``: IAM tokens verified at
   the server's configured STS endpoint (moto), basic auth beside it; ``previous``: basic auth with
-  ``MLFLOW_DB_POOL=null``, the connection setting deployed before issue 13;
+  ``MLFLOW_DB_POOL=null`` and ``MLFLOW_DB_BATCHED_WRITES=false``, the settings deployed before issue 13;
 * per cell: req/s, p50/p95, the server's process-tree CPU and the whole PostgreSQL cluster's CPU from
   ``/proc`` (utime + stime, plus the children's times that exited processes leave in their parent), new
   database connections from PostgreSQL's connection log, and STS calls from the emulator's log.
+
+Then two more servers, ``batched`` and ``unbatched`` (``MLFLOW_DB_BATCHED_WRITES=false``), measure log_batch
+behind a TCP proxy to PostgreSQL whose added round-trip time switches between none and BATCHING_RTT_MS, the
+network between a task and Aurora that this machine lacks.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import dataclasses
 import datetime
 import hashlib
 import importlib.util
+import itertools
 import json
 import os
 import platform
@@ -70,6 +75,10 @@ POOLED_TARGETS = ("bare", "basic", "iam")
 OPERATIONS = ("log_metric", "log_batch", "search_runs", "get_run")
 #: (operation, clients) measured for every target in every round.
 PLAN = (("log_metric", 1), ("log_metric", 8), ("log_batch", 1), ("search_runs", 1), ("get_run", 1))
+#: Added database round-trip times (ms) of the batched-writes part: none, and about what a Fargate task sees
+#: to Aurora in another Availability Zone of the same Region.
+BATCHING_RTT_MS = (0.0, 1.0)
+BATCHING_TARGETS = ("batched", "unbatched")
 #: Full run: rounds and seconds per cell; --quick: fewer and shorter.
 ROUNDS, QUICK_ROUNDS = 5, 2
 CELL_SECONDS, QUICK_CELL_SECONDS = 3.0, 1.5
@@ -322,6 +331,9 @@ class Target:
     experiment_id: str = ""
     run_id: str = ""
     read_run_id: str = ""
+    #: Steps of the logged metrics, increasing over the whole run as in training, so that every log_metric
+    #: and log_batch also updates the run's latest_metrics rows (a step below the latest updates nothing).
+    steps: Iterator[int] = dataclasses.field(default_factory=itertools.count)
 
     def session(self, client: int = 0) -> requests.Session:
         session = requests.Session()
@@ -375,13 +387,14 @@ def request_function(operation: str, target: Target) -> Callable[[requests.Sessi
             "key": "loss",
             "value": 1.0 / (i + 1),
             "timestamp": int(time.time() * 1000),
-            "step": i,
+            "step": next(target.steps),
         }
         return session.post(url + "runs/log-metric", json=body, timeout=30).status_code
 
     def log_batch(session: requests.Session, i: int) -> int:
         now = int(time.time() * 1000)
-        metrics = [{"key": f"b{k}", "value": float(k), "timestamp": now, "step": i} for k in range(BATCH_METRICS)]
+        step = next(target.steps)
+        metrics = [{"key": f"b{k}", "value": float(k), "timestamp": now, "step": step} for k in range(BATCH_METRICS)]
         return session.post(url + "runs/log-batch", json={"run_id": run_id, "metrics": metrics}, timeout=30).status_code
 
     def search_runs(session: requests.Session, i: int) -> int:
@@ -853,6 +866,8 @@ class Results:
     cold_empty: float = 0.0
     cold_current: float = 0.0
     cells: list[Cell] = dataclasses.field(default_factory=list)
+    #: Added round-trip time in ms (as a string: JSON keys) -> the batched-writes cells.
+    batching: dict[str, list[Cell]] = dataclasses.field(default_factory=dict)
     drains: dict[str, Drain] = dataclasses.field(default_factory=dict)
     fresh_tokens: list[FreshToken] = dataclasses.field(default_factory=list)
     #: workers -> (idle (RSS, PSS, processes), busiest, req/s)
@@ -869,6 +884,7 @@ class Results:
     def from_json(text: str) -> Results:
         raw = json.loads(text)
         raw["cells"] = [Cell(**cell) for cell in raw["cells"]]
+        raw["batching"] = {rtt: [Cell(**cell) for cell in cells] for rtt, cells in raw.get("batching", {}).items()}
         raw["drains"] = {name: Drain(**drain) for name, drain in raw["drains"].items()}
         raw["fresh_tokens"] = [FreshToken(**sample) for sample in raw["fresh_tokens"]]
         raw["memory"] = {
@@ -927,7 +943,7 @@ def throughput(
             accounts["previous"],
             auth=True,
             workers=THROUGHPUT_WORKERS,
-            overrides={contract.DB_POOL: contract.DB_POOL_NULL},
+            overrides={contract.DB_POOL: contract.DB_POOL_NULL, contract.DB_BATCHED_WRITES: "false"},
         ),
     }
     log("cold start on an empty database")
@@ -979,6 +995,90 @@ def throughput(
         log("drain: time until the servers hold no database connection")
         results.drains = drain([targets[name] for name in TARGETS], watch, DRAIN_LIMIT_SECONDS)
         yield targets["basic"]
+
+
+class LatencyProxy:
+    """A TCP proxy that delays every chunk by half of ``rtt_ms`` in each direction (changeable while running)."""
+
+    def __init__(self, upstream_host: str, upstream_port: int) -> None:
+        import socket
+
+        self._upstream = (upstream_host, upstream_port)
+        self.rtt_ms = 0.0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._closed = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+
+        while not self._closed.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self._upstream)
+            for sock in (client, upstream):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
+
+    def _pump(self, source: Any, sink: Any) -> None:
+        try:
+            while data := source.recv(65536):
+                if self.rtt_ms:
+                    time.sleep(self.rtt_ms / 2000)
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(2)
+
+    def close(self) -> None:
+        self._closed.set()
+        self._listener.close()
+
+
+def batching(stack: Stack, sts: StsServer, results: Results, *, rounds: int, cell_seconds: float) -> None:
+    """log_batch with and without batched writes, with no added round-trip time and with BATCHING_RTT_MS."""
+    postgres = stack.postgres
+    proxy = LatencyProxy(postgres.host, postgres.port)
+    accounts = {name: postgres.new_account(f"bench_{name}") for name in BATCHING_TARGETS}
+    envs = {
+        name: server_env(
+            stack,
+            dataclasses.replace(accounts[name], port=proxy.port),
+            auth=False,
+            workers=THROUGHPUT_WORKERS,
+            overrides={contract.DB_BATCHED_WRITES: "true" if name == "batched" else "false"},
+        )
+        for name in BATCHING_TARGETS
+    }
+    with contextlib.ExitStack() as servers:
+        servers.callback(proxy.close)
+        targets = {}
+        for name in BATCHING_TARGETS:
+            handle, _ = servers.enter_context(server(stack, envs[name], name))
+            targets[name] = Target(name, handle.url, handle, accounts[name].username, lambda _: None)
+            prepare_experiment(targets[name])
+        watch = DatabaseWatch(postgres)
+        servers.callback(watch.close)
+        log(f"batched writes: {rounds} rounds of {len(BATCHING_RTT_MS)} x {len(BATCHING_TARGETS)} log_batch cells")
+        for round_ in range(rounds):
+            for rtt in BATCHING_RTT_MS:
+                proxy.rtt_ms = rtt
+                order = BATCHING_TARGETS if round_ % 2 == 0 else BATCHING_TARGETS[::-1]
+                for name in order:
+                    cell = measure_cell(targets[name], "log_batch", 1, round_, cell_seconds, watch, sts)
+                    results.batching.setdefault(f"{rtt:g}", []).append(cell)
+                    log(
+                        f"r{round_} +{rtt:g} ms {name:9}: {cell.throughput:6.1f} req/s p50 {cell.p50_ms:6.1f} ms, "
+                        f"server {cell.server_cpu_per_request:5.1f} ms/req, db {cell.db_cpu_per_request:5.2f} ms/req, "
+                        f"{cell.errors} errors"
+                    )
 
 
 def memory(stack: Stack, results: Results, worker_counts: Sequence[int]) -> None:
@@ -1053,6 +1153,7 @@ def run(
                 if not (skip_artifacts or quick):
                     with ApiGateway.start(basic.handle.port, ALB_DNS_NAME) as gateway:
                         results.artifacts = artifact_benchmark(stack, gateway, work)
+            batching(stack, sts, results, rounds=results.rounds, cell_seconds=results.cell_seconds)
             memory(stack, results, QUICK_WORKER_COUNTS if quick else WORKER_COUNTS)
         results.calibration_ms.append(calibration_ms())
     results.loadavg_samples = sampler.samples
@@ -1105,7 +1206,10 @@ class Summary:
 
 
 def summary(results: Results, target: str, operation: str, clients: int) -> Summary | None:
-    cells = _cells(results, target, operation, clients)
+    return summarize(_cells(results, target, operation, clients))
+
+
+def summarize(cells: Sequence[Cell]) -> Summary | None:
     if not cells:
         return None
     return Summary(
@@ -1263,8 +1367,9 @@ def render_throughput(results: Results) -> list[str]:
         "process); the principal is an IAM user in the STS emulator mapped to an MLflow admin, so `basic` and `iam` "
         "take the same permission path. Tokens are verified at the server's configured STS endpoint: moto with "
         "SigV4 signature checks.",
-        f"- `previous`: `basic` with `{contract.DB_POOL}={contract.DB_POOL_NULL}`, the connection setting deployed "
-        "before issue 13: a new connection for every database session. It runs today's code otherwise, whose "
+        f"- `previous`: `basic` with `{contract.DB_POOL}={contract.DB_POOL_NULL}` and "
+        f"`{contract.DB_BATCHED_WRITES}=false`, the settings deployed before issue 13: a new connection for every "
+        "database session, one statement per row. It runs today's code otherwise, whose "
         "per-worker user cache spares the auth store's session, so a log_metric opens one connection instead "
         "of the two it opened before. The 2026-11-23 run, with the code of then and under other load, "
         "published 15.1 and 23.9 req/s for log_metric through auth at 1 and 8 clients.",
@@ -1432,6 +1537,47 @@ def render_iam(results: Results) -> list[str]:
     return lines
 
 
+def render_batching(results: Results) -> list[str]:
+    if not results.batching:
+        return []
+    lines = [
+        "## Batched writes (log_batch)",
+        "",
+        f"Two more servers, auth off, {THROUGHPUT_WORKERS} workers, pooled: `batched` (the default, "
+        f'`executemany_mode="values_plus_batch"`, see [server image](server-image.md#batched-writes-on-postgresql)) '
+        f"and `unbatched` (`{contract.DB_BATCHED_WRITES}=false`). Both reach PostgreSQL through a TCP proxy in the "
+        "benchmark process that delays every chunk by half the added round-trip time in each direction: none, "
+        "and a round trip of a task to Aurora in another Availability Zone, which this machine lacks. "
+        f"`log_batch` of {BATCH_METRICS} metrics into one run at 1 client; {results.rounds} rounds, both targets "
+        f"in turn (order alternating), {results.cell_seconds:g} s per cell, medians. Statements per call: 111 "
+        "unbatched, 12 batched (counted in PostgreSQL's statement log by "
+        "`tests/tracking_server/integration/test_connections.py`).",
+        "",
+        "| added RTT ms | target | req/s | p50 ms | p95 ms | server CPU ms/req | DB CPU ms/req | errors |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for rtt, cells in results.batching.items():
+        for name in BATCHING_TARGETS:
+            s = summarize([c for c in cells if c.target == name])
+            if s is not None:
+                lines.append(
+                    f"| {rtt} | {name} | {s.throughput:.1f} | {s.p50_ms:.1f} | {s.p95_ms:.1f} | "
+                    f"{s.server_cpu_ms:.1f} | {s.db_cpu_ms:.2f} | {s.errors} |"
+                )
+    speedups = ", ".join(f"{value:.2f}x with {rtt} ms added" for rtt, value in batching_speedups(results).items())
+    return [*lines, "", f"Throughput of `batched` over `unbatched`: {speedups}.", ""]
+
+
+def batching_speedups(results: Results) -> dict[str, float]:
+    """Added RTT (ms) -> log_batch throughput of ``batched`` over ``unbatched`` (ratio of the medians)."""
+    speedups = {}
+    for rtt, cells in results.batching.items():
+        batched, unbatched = (summarize([c for c in cells if c.target == name]) for name in BATCHING_TARGETS)
+        if batched and unbatched and unbatched.throughput:
+            speedups[rtt] = batched.throughput / unbatched.throughput
+    return speedups
+
+
 def render_closing_note(results: Results) -> list[str]:
     basic1, basic8 = summary(results, "basic", "log_metric", 1), summary(results, "basic", "log_metric", 8)
     prev1, prev8 = summary(results, "previous", "log_metric", 1), summary(results, "previous", "log_metric", 8)
@@ -1453,7 +1599,10 @@ def render_closing_note(results: Results) -> list[str]:
         f"(`{contract.DB_POOL}` unset; `{contract.DB_POOL_NULL}` is the previous behaviour), "
         f"{contract.DEFAULT_DB_POOL_SIZE} pooled + {contract.DEFAULT_DB_POOL_MAX_OVERFLOW} overflow connections per "
         f"engine and worker ({contract.ENGINES_PER_WORKER} engines per worker: tracking, registry, auth), and an idle "
-        f"timeout of {contract.DEFAULT_DB_IDLE_TIMEOUT_SECONDS} s so that a paused Aurora cluster stays paused. The "
+        f"timeout of {contract.DEFAULT_DB_IDLE_TIMEOUT_SECONDS} s so that a paused Aurora cluster stays paused; "
+        f"batched multi-row writes on PostgreSQL (`{contract.DB_BATCHED_WRITES}`; log_batch "
+        + ", ".join(f"{value:.2f}x with {rtt} ms added" for rtt, value in batching_speedups(results).items())
+        + ", the section above). The "
         "worker count (one per vCPU) and the task size (0.5 vCPU, 1 GB) come from the task-size section below."
         + (
             f" This run used a pool of {results.db_pool_size}; the default became {contract.DEFAULT_DB_POOL_SIZE} "
@@ -1503,6 +1652,7 @@ def render(results: Results) -> str:
         "",
     ]
     lines += render_throughput(results)
+    lines += render_batching(results)
     lines += render_closing_note(results)
     lines += [
         "## Server memory",

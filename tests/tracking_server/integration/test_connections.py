@@ -149,6 +149,48 @@ def test_requests_succeed_after_every_backend_was_killed(
     assert _log_metric(server, run_id, 1, user) == 200
 
 
+def _log_batch(server: MlflowServer, run_id: str, step: int, auth: tuple[str, str]) -> None:
+    metrics = [{"key": f"m{i:03d}", "value": step * 1000 + i, "timestamp": step, "step": step} for i in range(100)]
+    response = requests.post(
+        f"{server.url}/api/2.0/mlflow/runs/log-batch",
+        json={"run_id": run_id, "metrics": metrics},
+        auth=auth,
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_log_batch_updates_100_latest_metrics_in_one_round_trip(
+    short_idle_server: MlflowServer, postgres: PostgresServer
+) -> None:
+    """psycopg2 runs an executemany as one statement per row unless batched (batched_writes.py)."""
+    server = short_idle_server
+    role = server.account.username
+    run_id = _run_for(server, server.admin_auth)
+    _log_batch(server, run_id, 0, server.admin_auth)  # inserts the run's latest_metrics rows
+    postgres.query(f"ALTER ROLE \"{role}\" SET log_statement = 'all'")
+    try:
+        postgres.terminate_backends(role)  # sessions opened from now on log their statements
+        logged_before = postgres.log_file.stat().st_size
+        _log_batch(server, run_id, 1, server.admin_auth)  # updates all 100 rows
+        with postgres.log_file.open(encoding="utf-8", errors="replace") as log:
+            log.seek(logged_before)
+            statements = [line for line in log if "statement: " in line]
+    finally:
+        postgres.query(f'ALTER ROLE "{role}" RESET log_statement')
+        postgres.terminate_backends(role)
+    updates = [line for line in statements if "UPDATE latest_metrics" in line]
+    assert len(updates) == 1, f"{len(updates)} round trips updated latest_metrics"
+    assert updates[0].count("UPDATE latest_metrics") == 100
+    assert len(statements) < 20, f"{len(statements)} statements for one log_batch of 100 metrics"
+    response = requests.get(
+        f"{server.url}/api/2.0/mlflow/runs/get", params={"run_id": run_id}, auth=server.admin_auth, timeout=30
+    )
+    latest = {metric["key"]: metric for metric in response.json()["run"]["data"]["metrics"]}
+    assert len(latest) == 100
+    assert {(m["value"], m["step"]) for m in latest.values()} == {(1000.0 + i, 1) for i in range(100)}
+
+
 def test_a_missing_uvloop_stops_the_start_with_a_clear_message(
     postgres: PostgresServer, s3: S3Server, log_dir: Path, tmp_path: Path
 ) -> None:

@@ -265,7 +265,7 @@ def test_server_environment_with_null_pool() -> None:
         "MLFLOW_AUTH_CONFIG_PATH": "/stale/basic_auth.ini",
     }
     env = entrypoint.build_server_env(settings, base)
-    assert env["MLFLOW_BACKEND_STORE_URI"] == entrypoint.database_uri(settings.tracking_db)
+    assert env["MLFLOW_BACKEND_STORE_URI"] == entrypoint.database_uri(settings.tracking_db, batched_writes=True)
     assert "MLFLOW_REGISTRY_STORE_URI" not in env
     assert "MLFLOW_AUTH_CONFIG_PATH" not in env
     assert env["MLFLOW_SQLALCHEMYSTORE_POOLCLASS"] == "NullPool"
@@ -287,6 +287,60 @@ def test_default_pool_is_bounded_and_closes_idle_sessions() -> None:
     for uri in (env["MLFLOW_BACKEND_STORE_URI"], env[contract.WORKER_AUTH_DATABASE_URI]):
         assert make_url(uri).query["options"] == f"-c idle_session_timeout={timeout_ms}"
         assert make_url(uri).password == AWKWARD
+
+
+def test_the_tracking_store_batches_writes_on_postgresql_by_default() -> None:
+    env = entrypoint.build_server_env(settings_for(), {})
+    assert make_url(env["MLFLOW_BACKEND_STORE_URI"]).query["plugin"] == contract.BATCHED_WRITES_PLUGIN
+    # The auth store writes single rows; its URI stays free of the plugin.
+    assert "plugin" not in make_url(env[contract.WORKER_AUTH_DATABASE_URI]).query
+
+
+@pytest.mark.parametrize(
+    "overrides", [{"DB_BATCHED_WRITES": "false"}, {"DB_ENGINE": "mysql", "AUTH_DB_HOST": "pg.example"}]
+)
+def test_batched_writes_off_or_on_mysql_leave_the_uri_without_the_plugin(overrides: dict[str, str]) -> None:
+    env = entrypoint.build_server_env(settings_for(**overrides), {})
+    assert "plugin" not in make_url(env["MLFLOW_BACKEND_STORE_URI"]).query
+
+
+def test_the_batched_writes_plugin_is_registered_and_sets_the_mode() -> None:
+    """The entry point SQLAlchemy loads by the URI's plugin name; the engine gets the batching mode."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.dialects import plugins
+
+    entry_points = (SERVER_IMAGE_DIRECTORY / "dist-info" / "entry_points.txt").read_text(encoding="utf-8")
+    assert f"{contract.BATCHED_WRITES_PLUGIN} = {contract.SERVER_PACKAGE}.batched_writes:BatchedWrites" in entry_points
+    from mlflow_sagemaker_constructs.tracking_server.server.batched_writes import BatchedWrites
+
+    kwargs: dict[str, object] = {}
+    BatchedWrites(make_url("postgresql+psycopg2://u@h/db"), kwargs)
+    assert kwargs == {"executemany_mode": "values_plus_batch"}
+    kwargs = {"executemany_mode": "values_only"}  # a caller's explicit choice stands
+    BatchedWrites(make_url("postgresql+psycopg2://u@h/db"), kwargs)
+    assert kwargs == {"executemany_mode": "values_only"}
+    kwargs = {}
+    BatchedWrites(make_url("mysql+pymysql://u@h/db"), kwargs)
+    assert kwargs == {}
+    # What the entry point does in the server's processes, registered here by hand: this venv does not
+    # install the server's metadata. The URI the entrypoint builds then yields a batching engine.
+    plugins.register(contract.BATCHED_WRITES_PLUGIN, BatchedWrites.__module__, BatchedWrites.__name__)
+    settings = settings_for()
+    engine = create_engine(entrypoint.build_server_env(settings, {})["MLFLOW_BACKEND_STORE_URI"])
+    assert engine.dialect.executemany_mode.name == "EXECUTEMANY_VALUES_PLUS_BATCH"  # type: ignore[attr-defined]
+    assert "plugin" not in engine.url.query
+    engine.dispose()
+
+
+def test_an_image_without_the_plugin_starts_with_batching_off_and_says_so(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # This venv does not install the server's metadata: the situation of a custom image without dist-info.
+    settings = entrypoint.without_unavailable_batching(settings_for())
+    assert settings.batched_writes is False
+    assert "batched writes are off" in capsys.readouterr().err
+    env = entrypoint.build_server_env(settings, {})
+    assert "plugin" not in make_url(env["MLFLOW_BACKEND_STORE_URI"]).query
 
 
 def test_mysql_sessions_get_a_wait_timeout() -> None:

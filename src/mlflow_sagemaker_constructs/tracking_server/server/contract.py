@@ -29,6 +29,9 @@ DB_POOL_MAX_OVERFLOW = "MLFLOW_DB_POOL_MAX_OVERFLOW"
 # Seconds after which the database server closes an idle session (PostgreSQL idle_session_timeout, MySQL
 # wait_timeout, set per connection); 0 leaves the server's setting. The pool reconnects transparently.
 DB_IDLE_TIMEOUT_SECONDS = "MLFLOW_DB_IDLE_TIMEOUT_SECONDS"
+# "false" turns off batched multi-row writes on PostgreSQL (batched_writes.py); default: on. An escape hatch,
+# and the benchmark's way to measure what batching saves.
+DB_BATCHED_WRITES = "MLFLOW_DB_BATCHED_WRITES"
 # Optional libpq sslmode for PostgreSQL connections (e.g. "require", "verify-full"); unset: libpq's "prefer".
 DB_SSL_MODE = "MLFLOW_DB_SSL_MODE"
 # Seconds a starting task waits for another task's schema migration (the migration lock).
@@ -96,6 +99,8 @@ DB_POOL_NULL = "null"
 DEFAULT_DB_POOL_SIZE = 10
 DEFAULT_DB_POOL_MAX_OVERFLOW = 5
 DEFAULT_DB_IDLE_TIMEOUT_SECONDS = 30
+#: The SQLAlchemy plugin (entry point group sqlalchemy.plugins) that batches multi-row writes on PostgreSQL.
+BATCHED_WRITES_PLUGIN = "mlflow_sagemaker_batched_writes"
 #: Engines MLflow opens per worker process: tracking store, model registry store, auth store.
 ENGINES_PER_WORKER = 3
 DEFAULT_AUTH_DB_NAME = "mlflow_auth"

@@ -125,6 +125,7 @@ class Settings:
     pool_size: int
     pool_max_overflow: int
     idle_timeout_seconds: int
+    batched_writes: bool
     auth_enabled: bool
     auth_db: DatabaseTarget | None
     admin_username: str
@@ -314,6 +315,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         pool_size=_get_int(env, contract.DB_POOL_SIZE, contract.DEFAULT_DB_POOL_SIZE, minimum=1),
         pool_max_overflow=_get_int(env, contract.DB_POOL_MAX_OVERFLOW, contract.DEFAULT_DB_POOL_MAX_OVERFLOW),
         idle_timeout_seconds=_get_int(env, contract.DB_IDLE_TIMEOUT_SECONDS, contract.DEFAULT_DB_IDLE_TIMEOUT_SECONDS),
+        batched_writes=_get_bool(env, contract.DB_BATCHED_WRITES, True),
         auth_enabled=auth_enabled,
         auth_db=auth_db,
         admin_username=_get(env, contract.AUTH_ADMIN_USERNAME) or contract.DEFAULT_AUTH_ADMIN_USERNAME,
@@ -423,13 +425,16 @@ def quote_credential(value: str) -> str:
     return quote(value, safe="")
 
 
-def database_uri(target: DatabaseTarget, database: str | None = None, idle_timeout_seconds: int = 0) -> str:
+def database_uri(
+    target: DatabaseTarget, database: str | None = None, idle_timeout_seconds: int = 0, batched_writes: bool = False
+) -> str:
     """The SQLAlchemy URI of ``target`` (or of another database on the same server).
 
     ``idle_timeout_seconds`` > 0 makes the database server close each connection of this URI once it has
     been idle that long (PostgreSQL ``idle_session_timeout``, MySQL ``wait_timeout``, set per session), so
     pooled connections do not keep a paused Aurora cluster awake; MLflow's engines use ``pool_pre_ping`` and
-    reconnect.
+    reconnect. ``batched_writes`` names the :mod:`.batched_writes` plugin on PostgreSQL: only processes that
+    have this package's metadata on their path (the server's) can open such a URI.
     """
     # Explicit drivers: SQLAlchemy 2.1 maps a bare "postgresql://" to psycopg 3, which the image lacks.
     scheme = "postgresql+psycopg2" if target.engine == "postgresql" else "mysql+pymysql"
@@ -444,6 +449,8 @@ def database_uri(target: DatabaseTarget, database: str | None = None, idle_timeo
             query["sslmode"] = target.ssl_mode
         if idle_timeout_seconds > 0:
             query["options"] = f"-c idle_session_timeout={idle_timeout_seconds * 1000}"
+        if batched_writes:
+            query["plugin"] = contract.BATCHED_WRITES_PLUGIN
     elif idle_timeout_seconds > 0:
         query["init_command"] = f"SET SESSION wait_timeout={idle_timeout_seconds}"
     if query:
@@ -497,7 +504,9 @@ def build_server_env(settings: Settings, base_env: Mapping[str, str]) -> dict[st
     """The environment of ``mlflow server``: store URIs, pool, security and auth settings."""
     env = {key: value for key, value in base_env.items() if key not in _ENTRYPOINT_ONLY}
     idle = 0 if settings.null_pool else settings.idle_timeout_seconds
-    env["MLFLOW_BACKEND_STORE_URI"] = database_uri(settings.tracking_db, idle_timeout_seconds=idle)
+    env["MLFLOW_BACKEND_STORE_URI"] = database_uri(
+        settings.tracking_db, idle_timeout_seconds=idle, batched_writes=settings.batched_writes
+    )
     env.pop("MLFLOW_REGISTRY_STORE_URI", None)  # The registry lives in the tracking database.
     env.pop("MLFLOW_AUTH_CONFIG_PATH", None)  # The app writes its own, briefly (auth_config.py).
     env[contract.JOB_EXECUTION] = "true" if settings.job_execution else "false"
@@ -539,6 +548,22 @@ def check_event_loop_dependencies() -> None:
                 f"install it (requirements.txt); without it every keep-alive request is about 40 ms slower.",
                 EXIT_MISSING_DEPENDENCY,
             ) from None
+
+
+def without_unavailable_batching(settings: Settings) -> Settings:
+    """Settings with batched writes off when this image lacks the plugin's entry point (a custom image that
+    copied the server code without its ``dist-info``): SQLAlchemy could not open the tracking store's URI."""
+    from importlib.metadata import entry_points
+
+    if not settings.batched_writes or settings.tracking_db.engine != "postgresql":
+        return settings
+    if entry_points(group="sqlalchemy.plugins", name=contract.BATCHED_WRITES_PLUGIN):
+        return settings
+    log(
+        f"WARNING: batched writes are off: the SQLAlchemy plugin {contract.BATCHED_WRITES_PLUGIN} is not installed "
+        f"(the image's {contract.SERVER_PACKAGE} dist-info is missing), so log_batch sends one statement per row"
+    )
+    return dataclasses.replace(settings, batched_writes=False)
 
 
 def check_scratch_dir(path: str, probe_bytes: int = 64 * 1024) -> None:
@@ -991,6 +1016,7 @@ def main(
         if settings.auth_enabled:
             check_admin_password(settings.admin_password)
         check_event_loop_dependencies()
+        settings = without_unavailable_batching(settings)
         check_scratch_dir(settings.scratch_dir)
         if not settings.allowed_hosts:
             log(
@@ -1007,6 +1033,7 @@ def main(
         f"{settings.port} with {settings.workers} workers, {settings.artifacts_mode} artifacts at "
         f"{settings.artifacts_uri}, auth {'on' if settings.auth_enabled else 'off'}, "
         f"{'no pool' if settings.null_pool else f'pool {settings.pool_size}+{settings.pool_max_overflow}'}"
+        f"{', batched writes' if settings.batched_writes and settings.tracking_db.engine == 'postgresql' else ''}"
     )
     exec_server(command, build_server_env(settings, environ))
 
