@@ -165,3 +165,26 @@ def test_a_schema_newer_than_this_mlflow_is_refused(postgres: PostgresServer, s3
     assert "ffffffffffff" in handle.logs()
     assert "newer MLflow" in handle.logs()
     assert "Traceback" not in handle.logs()
+
+
+def test_a_database_outage_before_a_workers_first_request_fails_fast(s3: S3Server, log_dir: Path) -> None:
+    """MLflow opens a worker's tracking store on its first request and retries for about two minutes while
+    the database is down, holding the request. The app opens it as each worker starts, so a request that is
+    the worker's first during an outage gets its 503 at once. One worker, so that the request is its first;
+    auth off, so that nothing before it touches the database (an auth check would fail first, and fast)."""
+    with PostgresServer.start() as own_postgres:
+        account = own_postgres.new_account(_name("outage"))
+        bucket = s3.create_bucket(_name("outage").replace("_", "-"))
+        env = contract_env(account, f"s3://{bucket}/mlflow", s3, overrides={contract.WORKERS: "1"})
+        handle = run_entrypoint(env, log_dir, name="outage-first-request")
+        try:
+            handle.wait_healthy(180)
+            own_postgres.stop()
+            # Within the client's timeout (a read timeout here is the failure), and without details.
+            response = requests.get(
+                f"{handle.url}/api/2.0/mlflow/experiments/search", params={"max_results": 1}, timeout=30
+            )
+            assert response.status_code == 503, response.text
+            assert "psycopg2" not in response.text
+        finally:
+            handle.stop()

@@ -3,7 +3,8 @@
 MLflow finds it through the ``mlflow.app`` entry point group and calls :func:`create_app` once in every
 uvicorn worker. It composes MLflow's own pieces instead of changing them:
 
-1. bounded timeouts and retries for the server's own S3 calls (:mod:`.aws_clients`);
+1. bounded timeouts and retries for the server's own S3 calls (:mod:`.aws_clients`), and the tracking and
+   registry stores opened as the worker starts instead of on its first request;
 2. with authentication on, MLflow's basic-auth app, configured from the environment
    (:mod:`.auth_config`), whose ``authorization_function`` is :func:`.authentication.authenticate_request`,
    with per-worker caching of user lookups (:mod:`.user_cache`) and, with an IAM audience, IAM tokens
@@ -36,6 +37,12 @@ def create_app() -> Any:
     env = os.environ
     aws_clients.bound_s3_calls(env)
     from mlflow.server import app as flask_app
+    from mlflow.server.handlers import initialize_backend_stores
+
+    # MLflow opens a worker's stores on its first request and, while the database is unreachable, retries
+    # for about two minutes holding that request. Opened here, as the worker starts (the entrypoint has
+    # already waited for the database), a later outage fails requests at once.
+    initialize_backend_stores()
 
     if _auth_enabled(env):
         asgi_app = _with_authentication(flask_app, env)
