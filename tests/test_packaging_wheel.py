@@ -315,7 +315,9 @@ def test_installed_wheel_synthesizes_outside_the_repository(
     shutil.copy(REPO_ROOT / "examples" / "cdk_feature_flags.json", work / "feature_flags.json")
     # No trace of the repository or the development environment; Node.js stays on PATH for jsii.
     env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME"}}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)  # let imports write __pycache__: the asset must exclude it
+    # Let imports write __pycache__ next to the sources: the asset must exclude it.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.pop("PYTHONPYCACHEPREFIX", None)
     outdir = work / "cdk.out"
     result = _run([str(python), "app.py", str(outdir)], cwd=work, env=env)
     report = json.loads(result.stdout.strip().splitlines()[-1])
