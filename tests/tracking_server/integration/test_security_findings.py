@@ -370,8 +370,9 @@ def test_finding_11_a_full_scratch_volume_is_a_clear_entrypoint_error(
     env = contract_env(account, "s3://unused/mlflow", s3, admin_password=admin_password())
     with _full_filesystem(tmp_path / "scratch") as scratch:
         env[contract.SCRATCH_DIR] = str(scratch)
-        handle = run_entrypoint(env, log_dir, name="full-scratch")
-        assert handle.wait_exit(60) == EXIT_SCRATCH, handle.logs()
+        # As a context manager: a server that starts anyway (the failure) is stopped, not left running.
+        with run_entrypoint(env, log_dir, name="full-scratch") as handle:
+            assert handle.wait_exit(60) == EXIT_SCRATCH, handle.logs()
     logs = handle.logs()
     assert f"cannot write to the scratch directory {scratch}" in logs
     assert "No space left on device" in logs
