@@ -300,7 +300,9 @@ def test_the_tracking_store_batches_writes_on_postgresql_by_default() -> None:
     "overrides", [{"DB_BATCHED_WRITES": "false"}, {"DB_ENGINE": "mysql", "AUTH_DB_HOST": "pg.example"}]
 )
 def test_batched_writes_off_or_on_mysql_leave_the_uri_without_the_plugin(overrides: dict[str, str]) -> None:
-    env = entrypoint.build_server_env(settings_for(**overrides), {})
+    settings = settings_for(**overrides)
+    assert settings.batched_writes is False
+    env = entrypoint.build_server_env(settings, {})
     assert "plugin" not in make_url(env["MLFLOW_BACKEND_STORE_URI"]).query
 
 

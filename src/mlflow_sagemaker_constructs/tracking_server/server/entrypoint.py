@@ -315,7 +315,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         pool_size=_get_int(env, contract.DB_POOL_SIZE, contract.DEFAULT_DB_POOL_SIZE, minimum=1),
         pool_max_overflow=_get_int(env, contract.DB_POOL_MAX_OVERFLOW, contract.DEFAULT_DB_POOL_MAX_OVERFLOW),
         idle_timeout_seconds=_get_int(env, contract.DB_IDLE_TIMEOUT_SECONDS, contract.DEFAULT_DB_IDLE_TIMEOUT_SECONDS),
-        batched_writes=_get_bool(env, contract.DB_BATCHED_WRITES, True),
+        # Only psycopg2 has the batching mode (batched_writes.py): on MySQL the setting cannot apply.
+        batched_writes=_get_bool(env, contract.DB_BATCHED_WRITES, True) and tracking_db.engine == "postgresql",
         auth_enabled=auth_enabled,
         auth_db=auth_db,
         admin_username=_get(env, contract.AUTH_ADMIN_USERNAME) or contract.DEFAULT_AUTH_ADMIN_USERNAME,
@@ -555,9 +556,7 @@ def without_unavailable_batching(settings: Settings) -> Settings:
     copied the server code without its ``dist-info``): SQLAlchemy could not open the tracking store's URI."""
     from importlib.metadata import entry_points
 
-    if not settings.batched_writes or settings.tracking_db.engine != "postgresql":
-        return settings
-    if entry_points(group="sqlalchemy.plugins", name=contract.BATCHED_WRITES_PLUGIN):
+    if not settings.batched_writes or entry_points(group="sqlalchemy.plugins", name=contract.BATCHED_WRITES_PLUGIN):
         return settings
     log(
         f"WARNING: batched writes are off: the SQLAlchemy plugin {contract.BATCHED_WRITES_PLUGIN} is not installed "
@@ -1033,7 +1032,7 @@ def main(
         f"{settings.port} with {settings.workers} workers, {settings.artifacts_mode} artifacts at "
         f"{settings.artifacts_uri}, auth {'on' if settings.auth_enabled else 'off'}, "
         f"{'no pool' if settings.null_pool else f'pool {settings.pool_size}+{settings.pool_max_overflow}'}"
-        f"{', batched writes' if settings.batched_writes and settings.tracking_db.engine == 'postgresql' else ''}"
+        f"{', batched writes' if settings.batched_writes else ''}"
     )
     exec_server(command, build_server_env(settings, environ))
 
